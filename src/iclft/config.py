@@ -1,0 +1,129 @@
+"""The typed experiment config: YAML in and out, validation, content hash.
+
+Every field has a default except the benchmark name, so the smallest config is
+
+    benchmark: {name: reversal}
+    condition: icl
+
+Validation problems raise `UserError` naming the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from iclft.errors import UserError
+
+CONDITIONS = ("base", "icl", "ft", "ft+icl")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BenchmarkConfig(_Strict):
+    name: str = Field(description="generator name (reversal, syllogism, ...) or 'folder'")
+    seed: int = 0
+    params: dict[str, Any] = Field(default_factory=dict, description="generator parameters")
+    path: str | None = Field(None, description="load a saved benchmark folder instead of generating")
+
+
+class ModelConfig(_Strict):
+    name: str = Field("smollm2-135m", description="embedded model name, model folder, or hub id")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
+
+
+class IclConfig(_Strict):
+    instruction: str = (
+        "Read the following documents carefully. They state facts that you need to answer "
+        "the question after them."
+    )
+    subsample: float = Field(1.0, gt=0, le=1, description="random share of documents put in context")
+    one_per_fact: bool = Field(False, description="keep one random document for each fact")
+
+
+class FinetuneConfig(_Strict):
+    method: Literal["lora", "full"] = "lora"
+    learning_rate: float = Field(3e-4, gt=0)
+    epochs: float = Field(3.0, gt=0, description="passes over the training examples (ignored if steps is set)")
+    steps: int | None = Field(None, gt=0, description="optimizer steps; overrides epochs")
+    batch_size: int = Field(8, gt=0)
+    lora_rank: int = Field(16, gt=0)
+    lora_alpha: int = Field(32, gt=0)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(10, ge=0)
+    max_length: int = Field(512, gt=0, description="examples are cut to this many tokens")
+
+
+class ScoringConfig(_Strict):
+    normalization: Literal["sum", "mean", "char"] = Field(
+        "sum", description="headline normalization: summed log-prob, per-token mean, per-character"
+    )
+
+
+class ExperimentConfig(_Strict):
+    name: str | None = Field(None, description="readable slug for the run directory")
+    benchmark: BenchmarkConfig
+    model: ModelConfig = ModelConfig()
+    condition: Literal["base", "icl", "ft", "ft+icl"] = "base"
+    icl: IclConfig = IclConfig()
+    ft: FinetuneConfig = FinetuneConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    seed: int = Field(0, description="seed for subsampling, shuffling and initialization")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def content_hash(self) -> str:
+        """sha256 of the resolved config, without the cosmetic name: names the run directory."""
+        data = self.to_dict()
+        data.pop("name")
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def slug(self) -> str:
+        if self.name:
+            base = self.name
+        else:
+            model = Path(self.model.name).name
+            base = f"{self.benchmark.name}-{self.condition}-{model}-s{self.seed}"
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in base.replace("+", "-"))
+        return f"{safe}-{self.content_hash()[:10]}"
+
+
+def config_from_dict(data: Any, source: str = "<config>") -> ExperimentConfig:
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping of config fields, got {type(data).__name__}")
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
+        raise UserError(f"{source}: field '{field}': {err['msg']}{more}") from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read config ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{at}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    return config_from_dict(data, str(path))

@@ -1,0 +1,98 @@
+"""The one interface every language model in iclft offers: score, generate, fine-tune.
+
+Evaluation and exposure code talk only to `LanguageModel`; they never import transformers.
+
+Tokenization rule (the only place it is defined): a text is a list of *segments*
+(e.g. [context, question, option]). Each segment is tokenized on its own, without special
+tokens, and the token lists are concatenated after the model's start-of-text token. Segment
+i > 0 is preceded by a single space unless the previous segment ends with whitespace or the
+segment starts with whitespace (`join_segments`). Scoring and training both go through
+`LanguageModel.encode_segments`, so the tokens of a prefix are always a prefix of the
+tokens of prefix + continuation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+def segment_texts(segments: list[str]) -> list[str]:
+    """The text of each segment as it is tokenized, separators included."""
+    out: list[str] = []
+    for i, seg in enumerate(segments):
+        if i > 0 and seg and not seg[0].isspace() and out[-1] and not out[-1][-1].isspace():
+            seg = " " + seg
+        out.append(seg)
+    return out
+
+
+def join_segments(segments: list[str]) -> str:
+    """The plain string that `segments` stand for."""
+    return "".join(segment_texts(segments))
+
+
+@dataclass(frozen=True)
+class OptionScore:
+    """Log-likelihood of one continuation: summed log-prob, token and character counts."""
+
+    logprob: float
+    n_tokens: int
+    n_chars: int
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Score each option as a continuation of `prefix` (after a shared context, if any)."""
+
+    prefix: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainExample:
+    """One fine-tuning example: loss on `target` only; `context` is unscored."""
+
+    target: str
+    context: str = ""
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 60
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    num_samples: int = 1
+    seed: int = 0
+    stop: list[str] = field(default_factory=list)
+
+
+class LanguageModel(ABC):
+    """A causal LM that iclft can score, generate with and fine-tune."""
+
+    name: str
+
+    @abstractmethod
+    def encode_segments(self, segments: list[str]) -> list[list[int]]:
+        """Token ids per segment; the start-of-text token is put at the front of segment 0."""
+
+    @abstractmethod
+    def score(self, requests: list[ScoreRequest], context: str = "", progress: bool = False) -> list[list[OptionScore]]:
+        """Scores of every option of every request, each conditioned on context + prefix.
+
+        The context (e.g. the training corpus in the `icl` condition) is computed once and
+        reused for every request; each request's prefix is computed once for all its options.
+        """
+
+    @abstractmethod
+    def generate(self, prompts: list[str], settings: GenerationSettings) -> list[list[str]]:
+        """`settings.num_samples` continuations per prompt (text after the prompt only)."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` alone (no start-of-text token)."""
+
+    @property
+    @abstractmethod
+    def max_length(self) -> int:
+        """The longest sequence (in tokens) the model accepts."""
