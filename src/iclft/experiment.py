@@ -1,0 +1,132 @@
+"""One experiment: benchmark → exposure → scoring, into a content-addressed run directory.
+
+    <runs_dir>/<slug>-<hash>/      a finished run (never recomputed)
+        config.yaml                the resolved config
+        samples.jsonl              every item: options, per-option log-prob and token count, predictions
+        metrics.json               accuracy per split, computed from samples.jsonl
+        train_log.jsonl            fine-tuning conditions: one line per optimizer step
+    <runs_dir>/.<slug>-<hash>.partial/   a run in progress; renamed into place when complete
+    <runs_dir>/checkpoints/<key>/  fine-tuned weights, shared by `ft` and `ft+icl` runs
+
+A failure removes the `.partial` folder (a hard kill may leave it; the next attempt deletes it).
+Fine-tuned weights are saved before scoring, so a crash while scoring does not repeat training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from iclft.benchmarks import get_benchmark
+from iclft.benchmarks.schema import Benchmark, content_hash
+from iclft.config import ExperimentConfig
+from iclft.evaluation.metrics import compute_metrics
+from iclft.evaluation.scoring import score_items
+from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
+
+FT_CONDITIONS = ("ft", "ft+icl")
+ICL_CONDITIONS = ("icl", "ft+icl")
+
+
+def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
+    return Path(runs_dir) / config.slug()
+
+
+def is_finished(run_dir: Path) -> bool:
+    return (run_dir / "metrics.json").is_file()
+
+
+def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
+    """Run `config` unless its run directory is already finished; return that directory."""
+    runs_dir = Path(runs_dir)
+    final = run_dir_for(config, runs_dir)
+    if is_finished(final):
+        return final
+    bench = get_benchmark(config.benchmark.name, config.benchmark.seed, config.benchmark.params, config.benchmark.path)
+    from iclft.models import load_model
+
+    lm = load_model(config.model)
+    context = _context(config, bench)
+    if context:
+        _check_fits(lm, context, bench, config)
+
+    partial = runs_dir / f".{final.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    try:
+        atomic_write_text(partial / "config.yaml", config.to_yaml())
+        extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench), "context_tokens": lm.count_tokens(context)}
+        if config.condition in FT_CONDITIONS:
+            ckpt = _finetuned(lm, config, bench, runs_dir, progress)
+            shutil.copyfile(ckpt / "train_log.jsonl", partial / "train_log.jsonl")
+            extra["finetune"] = json.loads((ckpt / "summary.json").read_text())
+        samples = score_items(lm, bench.items, context=context, progress=progress)
+        write_jsonl(partial / "samples.jsonl", samples)
+        metrics = compute_metrics(read_jsonl(partial / "samples.jsonl"), config.scoring.normalization)
+        write_json(partial / "metrics.json", {**metrics, **extra, "condition": config.condition, "benchmark": bench.name})
+        if final.exists():  # an unfinished directory from an older layout or a manual copy
+            shutil.rmtree(final)
+        partial.rename(final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def _context(config: ExperimentConfig, bench: Benchmark) -> str:
+    if config.condition not in ICL_CONDITIONS:
+        return ""
+    from iclft.exposure.icl import icl_context
+
+    return icl_context(bench.documents, config.icl, config.seed)
+
+
+def _check_fits(lm, context: str, bench: Benchmark, config: ExperimentConfig) -> None:
+    """Fail before any work when context + the longest question and option exceed the model."""
+    from iclft.errors import UserError
+
+    longest = max(lm.count_tokens(item.prefix + " " + option) for item in bench.items for option in item.options)
+    needed = lm.count_tokens(context) + longest + 2
+    if needed > lm.max_length:
+        raise UserError(
+            f"{config.condition}: the context needs {needed} tokens but {config.model.name} accepts "
+            f"{lm.max_length}; set icl.subsample below 1 or icl.one_per_fact: true"
+        )
+
+
+def checkpoint_key(config: ExperimentConfig) -> str:
+    """What determines the fine-tuned weights: benchmark, model, fine-tuning settings, seed."""
+    data = config.to_dict()
+    key = {k: data[k] for k in ("benchmark", "model", "ft", "seed")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{config.benchmark.name}-{Path(config.model.name).name}-{config.ft.method}-{digest}"
+
+
+def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, runs_dir: Path, progress: bool) -> Path:
+    """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint."""
+    from safetensors.torch import load_model as load_weights
+    from safetensors.torch import save_model as save_weights
+
+    from iclft.exposure.finetune import finetune
+    from iclft.models.base import TrainExample
+
+    ckpt = runs_dir / "checkpoints" / checkpoint_key(config)
+    if (ckpt / "summary.json").is_file():
+        load_weights(lm.model, str(ckpt / "model.safetensors"), device=str(lm.device))
+        return ckpt
+    tmp = ckpt.with_name(f".{ckpt.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    examples = [TrainExample(doc.text) for doc in bench.documents]
+    summary = finetune(lm, examples, config.ft, seed=config.seed, log_path=tmp / "train_log.jsonl", progress=progress)
+    save_weights(lm.model, str(tmp / "model.safetensors"))
+    write_json(tmp / "summary.json", summary)
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    tmp.rename(ckpt)
+    return ckpt

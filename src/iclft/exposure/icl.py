@@ -1,0 +1,37 @@
+"""The in-context condition: training documents put in the prompt with a short instruction."""
+
+from __future__ import annotations
+
+import random
+
+from iclft.benchmarks.schema import Document
+from iclft.config import IclConfig
+
+
+def select_documents(documents: list[Document], cfg: IclConfig, seed: int) -> list[Document]:
+    """The documents that go in context, in their original order.
+
+    `one_per_fact` keeps one random document for each fact (documents stating no fact are
+    kept); `subsample` then keeps a random share of what is left.
+    """
+    rng = random.Random(seed)
+    chosen = list(range(len(documents)))
+    if cfg.one_per_fact:
+        by_fact: dict[str, list[int]] = {}
+        free: list[int] = []
+        for i, doc in enumerate(documents):
+            if doc.fact_ids:
+                by_fact.setdefault(doc.fact_ids[0], []).append(i)
+            else:
+                free.append(i)
+        chosen = sorted(free + [rng.choice(indices) for indices in by_fact.values()])
+    if cfg.subsample < 1.0:
+        keep = max(1, round(len(chosen) * cfg.subsample))
+        chosen = sorted(rng.sample(chosen, keep))
+    return [documents[i] for i in chosen]
+
+
+def icl_context(documents: list[Document], cfg: IclConfig, seed: int) -> str:
+    """Instruction, then the documents separated by blank lines, then a blank line before the question."""
+    texts = [doc.text.strip() for doc in select_documents(documents, cfg, seed)]
+    return cfg.instruction.strip() + "\n\n" + "\n\n".join(texts) + "\n\n"
