@@ -44,6 +44,8 @@ class TestItem:
     len(answers) / len(options).
     """
 
+    __test__ = False  # not a pytest class
+
     id: str
     split: str
     inference_type: str

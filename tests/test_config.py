@@ -1,0 +1,66 @@
+import pytest
+
+from iclft.config import ExperimentConfig, config_from_dict, load_config
+from iclft.errors import UserError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_config_gets_defaults(tmp_path):
+    config = load_config(write(tmp_path, "benchmark: {name: reversal}\ncondition: icl\n"))
+    assert config.model.name == "smollm2-135m"
+    assert config.model.dtype == "float32"
+    assert config.ft.method == "lora"
+
+
+def test_yaml_round_trip_keeps_hash(tmp_path):
+    config = config_from_dict({"benchmark": {"name": "reversal", "seed": 3}, "condition": "ft", "ft": {"steps": 5}})
+    again = load_config(write(tmp_path, config.to_yaml()))
+    assert again == config
+    assert again.content_hash() == config.content_hash()
+
+
+def test_hash_ignores_name_but_not_settings():
+    a = config_from_dict({"benchmark": {"name": "reversal"}, "name": "a"})
+    b = config_from_dict({"benchmark": {"name": "reversal"}, "name": "b"})
+    c = config_from_dict({"benchmark": {"name": "reversal"}, "seed": 1})
+    assert a.content_hash() == b.content_hash() != c.content_hash()
+    assert a.slug().startswith("a-") and c.slug().startswith("reversal-base-smollm2-135m-s1-")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("benchmark: {name: reversal}\nconditon: icl\n", "conditon"),
+        ("benchmark: {name: reversal}\ncondition: magic\n", "condition"),
+        ("benchmark: {name: reversal}\nft: {learning_rate: -1}\n", "ft.learning_rate"),
+        ("condition: icl\n", "benchmark"),
+        ("benchmark: {name: reversal}\nft: {batch_size: many}\n", "ft.batch_size"),
+    ],
+)
+def test_bad_fields_name_file_and_field(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and expected in message
+    assert "\n" not in message
+
+
+def test_malformed_yaml_and_missing_file(tmp_path):
+    with pytest.raises(UserError, match=r"exp\.yaml:\d+: not valid YAML"):
+        load_config(write(tmp_path, "benchmark: {name: reversal\n"))
+    with pytest.raises(UserError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(UserError, match="expected a mapping"):
+        load_config(write(tmp_path, "- just a list\n"))
+
+
+def test_config_is_frozen():
+    config = ExperimentConfig(benchmark={"name": "reversal"})
+    with pytest.raises(Exception):
+        config.seed = 4
