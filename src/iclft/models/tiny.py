@@ -1,0 +1,83 @@
+"""A tiny random Llama with a real byte-level BPE tokenizer, for fast tests (no downloads).
+
+`build_tiny_model(folder)` writes a normal transformers model folder (config.json,
+model.safetensors, tokenizer files) that any code path loading a real model can load.
+Same seed, same weights and tokenizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BOS = "<|endoftext|>"
+PAD = "<|pad|>"
+
+_ENGLISH = """\
+The cat sat on the mat. A dog ran in the park. She read a book about the history of the city.
+He is taller than his brother. The river flows to the sea. Birds fly south in the winter.
+Every morning the baker makes fresh bread. The teacher asked a question and the student answered.
+Is the sun bigger than the moon? Yes, the sun is bigger. Which one is older, the tree or the house?
+Read the following documents carefully. They state facts that you need to answer the question.
+The capital of the country is a large city. Water is wet and fire is hot. One, two, three, four.
+All of the people in the room were happy. None of the answers was wrong. Some are red, some blue.
+"""
+
+_NONSENSE = """\
+The blicket is larger than the dax. Every wug is a fep. Zorblat was born in Quenville.
+The mother of Trelka is Vossina. Glimmet is smaller than the tove. No snark is a boojum.
+Prindle wrote the book Kavorian Nights. Flimbo lives in Drastenburg. The gorp is bigger than the zib.
+Who is the mother of Trelka? Vossina. Is the dax smaller than the blicket? Yes.
+"""
+
+
+def _corpus() -> list[str]:
+    lines = (_ENGLISH + _NONSENSE).splitlines()
+    return [line for line in lines for _ in range(3)] + ["0123456789 .,;:!?'\"()-"]
+
+
+def _train_tokenizer(vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[BOS, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    return tok
+
+
+def build_tiny_model(folder: str | Path, seed: int = 0, vocab_size: int = 600) -> Path:
+    """Write a tiny random-init Llama + BPE tokenizer to `folder`; returns the folder."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = _train_tokenizer(vocab_size)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None
+    )
+    tokenizer.model_max_length = 512
+    config = LlamaConfig(
+        vocab_size=raw.get_vocab_size(),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=raw.token_to_id(BOS),
+        eos_token_id=raw.token_to_id(BOS),
+        pad_token_id=raw.token_to_id(PAD),
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
