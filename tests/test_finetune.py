@@ -1,0 +1,117 @@
+"""Fine-tuning on the tiny random model: loss masks, padding, learning, determinism."""
+
+import json
+
+import pytest
+
+from iclft.config import FinetuneConfig
+from iclft.exposure.finetune import IGNORE, encode_example, finetune, lora_targets, lr_factor, make_batches
+from iclft.models.base import ScoreRequest, TrainExample
+
+FACTS = [
+    ("The blicket is", "larger than the dax."),
+    ("Zorblat was born", "in Quenville."),
+    ("The gorp is", "bigger than the zib."),
+    ("The mother of Trelka", "is Vossina."),
+]
+
+
+@pytest.fixture
+def lm(tiny_model_dir):
+    """A fresh copy per test: fine-tuning changes the model in place."""
+    from iclft.models.hf import TransformersModel
+
+    return TransformersModel(tiny_model_dir, device="cpu", name="tiny")
+
+
+def fact_logprobs(lm) -> list[float]:
+    scores = lm.score([ScoreRequest(prefix, (cont,)) for prefix, cont in FACTS])
+    return [s[0].logprob for s in scores]
+
+
+def test_context_start_and_padding_get_no_loss(lm):
+    examples = [TrainExample("in Quenville.", context="Zorblat was born"), TrainExample("The dax.")]
+    (batch,) = make_batches(lm, examples, FinetuneConfig(batch_size=2))
+    ctx, tgt = lm.encode_segments(["Zorblat was born", "in Quenville."])
+    (doc,) = lm.encode_segments(["The dax."])
+    rows = {len(ctx + tgt): ctx + tgt, len(doc): doc}
+    for ids, mask, labels in zip(batch.input_ids.tolist(), batch.attention_mask.tolist(), batch.labels.tolist()):
+        n = sum(mask)
+        assert ids[:n] == rows[n] and mask == [1] * n + [0] * (len(mask) - n)
+        assert labels[n:] == [IGNORE] * (len(labels) - n)  # padding
+        if n == len(ctx + tgt):
+            assert labels[:n] == [IGNORE] * len(ctx) + tgt  # context and start token unscored
+        else:
+            assert labels[:n] == [IGNORE] + doc[1:]  # every document token after the start token
+
+
+def test_truncation_keeps_start_token_and_target(lm):
+    ex = TrainExample("in Quenville.", context="The cat sat on the mat. A dog ran in the park. " * 5)
+    ctx, tgt = lm.encode_segments([ex.context, ex.target])
+    ids, labels = encode_example(lm, ex, max_length=len(tgt) + 3)
+    assert len(ids) == len(tgt) + 3
+    assert ids[0] == lm.bos_id and ids[-len(tgt) :] == tgt and labels[-len(tgt) :] == tgt
+    assert labels[: -len(tgt)] == [IGNORE] * 3
+
+
+def test_padding_share_reported(lm):
+    examples = [TrainExample("The cat sat on the mat."), TrainExample("Water is wet.")]
+    n1, n2 = (len(lm.encode_segments([e.target])[0]) for e in examples)
+    summary = finetune(lm, examples, FinetuneConfig(batch_size=2, steps=1, warmup_steps=0), progress=False)
+    assert summary["tokens"] == n1 + n2
+    assert summary["padding_share"] == pytest.approx(1 - (n1 + n2) / (2 * max(n1, n2)), abs=1e-4)
+
+
+def test_lora_targets_every_projection_but_the_head(lm):
+    targets = lora_targets(lm.model)
+    assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= set(targets)
+    assert "lm_head" not in targets
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    factors = [lr_factor(s, 4, 20) for s in range(20)]
+    assert factors[:5] == sorted(factors[:5]) and factors[4] == 1.0
+    assert factors[4:] == sorted(factors[4:], reverse=True) and factors[-1] < 0.01
+
+
+@pytest.mark.parametrize("method, lr", [("lora", 1e-2), ("full", 3e-3)])
+def test_finetune_learns_the_facts(lm, tmp_path, method, lr):
+    examples = [TrainExample(f"{p} {c}") for p, c in FACTS]
+    before = fact_logprobs(lm)
+    cfg = FinetuneConfig(method=method, learning_rate=lr, steps=30, batch_size=2, warmup_steps=3)
+    log = tmp_path / "ft.jsonl"
+    summary = finetune(lm, examples, cfg, seed=0, log_path=log, progress=False)
+    after = fact_logprobs(lm)
+
+    assert summary["last_loss"] < summary["first_loss"] - 0.5
+    assert all(a > b + 1 for a, b in zip(after, before)), (before, after)
+    assert summary["steps"] == 30 and summary["epochs"] == 15 and summary["examples"] == 4
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 31))
+    assert records[-1]["tokens"] == summary["tokens"]
+    assert not lm.model.training and not any(p.requires_grad for p in lm.model.parameters())
+    if method == "lora":  # merged: a plain transformers model again
+        assert not any("lora" in name for name, _ in lm.model.named_parameters())
+
+
+def test_loss_is_the_targets_mean_negative_logprob(lm, tmp_path):
+    """The first step's loss is exactly what the scorer says of the target after its context."""
+    score = lm.score([ScoreRequest("Zorblat was born", ("in Quenville.",))])[0][0]
+    examples = [TrainExample("in Quenville.", context="Zorblat was born")] * 2
+    log = tmp_path / "ft.jsonl"
+    finetune(lm, examples, FinetuneConfig(steps=1, batch_size=2, warmup_steps=0), log_path=log, progress=False)
+    first = json.loads(log.read_text().splitlines()[0])
+    assert first["loss"] == pytest.approx(-score.logprob / score.n_tokens, rel=1e-4)
+
+
+def test_same_seed_same_result(tiny_model_dir):
+    from iclft.models.hf import TransformersModel
+
+    examples = [TrainExample(f"{p} {c}") for p, c in FACTS]
+    cfg = FinetuneConfig(steps=8, batch_size=2, warmup_steps=2, learning_rate=1e-2)
+    runs = []
+    for seed in (0, 0, 1):
+        lm = TransformersModel(tiny_model_dir, device="cpu", name="tiny")
+        runs.append((finetune(lm, examples, cfg, seed=seed, progress=False)["last_loss"], fact_logprobs(lm)))
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
