@@ -131,7 +131,8 @@ def test_documents_state_the_premises(bench):
         fact = facts[doc.fact_ids[0]]
         head, body = doc.text.split(": ")
         assert head.startswith("The relationships between ") and head.endswith(" are")
-        assert sorted(head.removeprefix("The relationships between ").removesuffix(" are").replace(" and ", ", ").split(", ")) == sorted(fact["terms"].values())
+        named = head.removeprefix("The relationships between ").removesuffix(" are").replace(" and ", ", ")
+        assert sorted(named.split(", ")) == sorted(fact["terms"].values())
         assert body == " ".join(f"{q.capitalize()} {s} are {p}." for q, s, p in fact["premises"])
     words = [w for f in bench.facts for w in f["terms"].values()]
     assert len(words) == len(set(words)) == 3 * 69
@@ -140,7 +141,10 @@ def test_documents_state_the_premises(bench):
 def test_premise_order_and_term_order_vary(bench):
     s_premise_first = sum(f["terms"]["S"] in f["premises"][0] for f in bench.facts)
     assert 15 < s_premise_first < 54
-    s_first = sum(item.prefix.startswith(f"The relationships between {f['terms']['S']} ") for item, f in zip(bench.items, bench.facts))
+    s_first = sum(
+        item.prefix.startswith(f"The relationships between {f['terms']['S']} ")
+        for item, f in zip(bench.items, bench.facts)
+    )
     assert 15 < s_first < 54
 
 

@@ -27,9 +27,9 @@ POOLS = ("test", "pretrain")
 VOWELS = "aeiou"
 CONSONANTS = "bdfgjklmnprstvz"  # inside a word, before a vowel
 FINALS = "bdfgklmnprt"  # word-final: no s/z/x, so every plural is just "+s"
-ONSET_CLUSTERS = ("bl", "br", "dr", "fl", "fr", "gl", "gr", "kl", "kr", "pl", "pr", "sk", "sl", "sm", "sn", "sp", "st", "tr")
-MEDIAL_CLUSTERS = ("lb", "ld", "lf", "lk", "lm", "lp", "lt", "mb", "mp", "nd", "ng", "nk", "nt", "rb", "rd", "rg", "rk", "rm", "rn", "rp", "rt", "sk", "sp", "st")
-FINAL_CLUSTERS = ("ld", "lk", "lm", "lp", "lt", "mp", "nd", "nk", "nt", "rd", "rk", "rm", "rn", "rp", "rt")
+ONSET_CLUSTERS = tuple("bl br dr fl fr gl gr kl kr pl pr sk sl sm sn sp st tr".split())
+MEDIAL_CLUSTERS = tuple("lb ld lf lk lm lp lt mb mp nd ng nk nt rb rd rg rk rm rn rp rt sk sp st".split())
+FINAL_CLUSTERS = tuple("ld lk lm lp lt mp nd nk nt rd rk rm rn rp rt".split())
 
 SLOTS = {"C": CONSONANTS, "V": VOWELS, "F": FINALS, "O": ONSET_CLUSTERS, "M": MEDIAL_CLUSTERS, "K": FINAL_CLUSTERS}
 
