@@ -101,7 +101,7 @@ class TransformersModel(LanguageModel):
         from transformers import DynamicCache
 
         if past is None:
-            cache = DynamicCache()
+            cache = DynamicCache()  # no start-of-text token and no context
         elif rows is None:
             cache = DynamicCache(ddp_cache_data=[(k.expand(len(ids), -1, -1, -1), v.expand(len(ids), -1, -1, -1)) for k, v in past])
         else:
@@ -132,8 +132,9 @@ class TransformersModel(LanguageModel):
         for i, (prefix, _) in enumerate(encoded):
             by_prefix_len[len(prefix)].append(i)
         bar = tqdm(total=len(requests), desc="scoring", unit="q", disable=not progress)
+        most_options = max((len(r.options) for r in requests), default=1) or 1
         for n_prefix, indices in sorted(by_prefix_len.items()):
-            step = self._rows_per_batch(len(ctx) + n_prefix, 8)
+            step = max(1, self._rows_per_batch(len(ctx) + n_prefix, 8) // most_options)
             for start in range(0, len(indices), step):
                 batch = indices[start : start + step]
                 for i, scores in zip(batch, self._score_batch([encoded[i] for i in batch], ctx_past, ctx_last)):
@@ -156,34 +157,30 @@ class TransformersModel(LanguageModel):
 
     def _score_batch(self, batch, ctx_past: KV | None, ctx_last: torch.Tensor | None) -> list[list[tuple[float, int]]]:
         """(summed log-prob, tokens) of every option of a batch of requests whose prefixes have equal length."""
+        rows = [i for i, (_, opts) in enumerate(batch) for _ in opts]  # the request of each option
+        options = [option for _, opts in batch for option in opts]
+        rows_t = torch.tensor(rows, device=self.device)
         prefixes = [prefix for prefix, _ in batch]
         if prefixes[0]:
             logprobs, past = self._forward(self._tensor(prefixes), ctx_past, last_only=True)
-            last = logprobs[:, -1]
-        elif ctx_last is not None:
-            past, last = ctx_past, ctx_last.expand(len(batch), -1)
+            last, past_rows = logprobs[:, -1][rows_t], rows_t
+        elif ctx_last is not None:  # empty prefixes: the options follow the context directly
+            last, past_rows = ctx_last.expand(len(rows), -1), torch.zeros_like(rows_t)
+            past = ctx_past
         else:
             raise ValueError("cannot score an option with no context, prefix or start-of-text token")
 
-        rows, options = [], []
-        for i, (_, opts) in enumerate(batch):
-            for option in opts:
-                rows.append(i)
-                options.append(option)
-        rows_t = torch.tensor(rows, device=self.device)
+        present = self._tensor([[1 if o else 0 for o in options]])[0]
+        first_lp = last.gather(-1, self._tensor([[o[0] if o else 0 for o in options]]).T).squeeze(-1)
+        option_lp = first_lp * present
         width = max((len(o) for o in options), default=0)
-        option_lp = torch.zeros(len(options), device=self.device)
-        if width > 1:  # option tokens after the first are predicted from the options' own forward pass
-            padded = [o + [o[-1] if o else 0] * (width - len(o)) for o in options]
-            ids = self._tensor([p[:-1] for p in padded])
-            logprobs, _ = self._forward(ids, past, rows_t) if past is not None else self._forward(ids, None)
+        if width > 1:  # the option tokens after the first: one forward pass over all options, right-padded
+            padded = [o + [0] * (width - len(o)) for o in options]
+            logprobs, _ = self._forward(self._tensor([p[:-1] for p in padded]), past, past_rows)
             targets = self._tensor([p[1:] for p in padded])
             token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            keep = self._tensor([[1] * max(0, len(o) - 1) + [0] * (width - max(1, len(o))) for o in options])
-            option_lp = (token_lp * keep).sum(-1)
-        first = [o[0] if o else 0 for o in options]
-        first_lp = last[rows_t].gather(-1, self._tensor([first]).T).squeeze(-1)
-        option_lp = option_lp + first_lp * self._tensor([[1 if o else 0 for o in options]])[0]
+            keep = self._tensor([[1] * (len(o) - 1) + [0] * (width - max(1, len(o))) for o in options])
+            option_lp = option_lp + (token_lp * keep).sum(-1)
 
         out: list[list[tuple[float, int]]] = [[] for _ in batch]
         for row, option, lp in zip(rows, options, option_lp.tolist()):

@@ -117,6 +117,7 @@ def _dequantize(entry: ZooModel, target: Path, progress: bool) -> Path:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache folder may be shared
         os.replace(tmp, target)  # another process may have won the race: then keep its folder
     except OSError:
         if not cached_folder(entry.name):

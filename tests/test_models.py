@@ -1,0 +1,122 @@
+"""Fast tests of the model layer on the tiny random Llama (no downloads)."""
+
+import pytest
+import torch
+
+from iclft.config import ModelConfig
+from iclft.errors import UserError
+from iclft.models import GenerationSettings, ScoreRequest, join_segments, load_model, segment_texts
+from iclft.models.hf import TransformersModel
+
+CONTEXT = "The blicket is larger than the dax. Every wug is a fep. Zorblat was born in Quenville.\n" * 4
+REQUESTS = [
+    ScoreRequest("Is the dax smaller than the blicket?", ("Yes", "No", "It is not smaller at all")),
+    ScoreRequest("Where was Zorblat born?", ("Quenville", "Drastenburg")),
+    ScoreRequest("Who?", ("Vossina", "Trelka the great", "x")),
+    ScoreRequest("Is the gorp bigger than the zib?", ("Yes", "No")),
+    ScoreRequest("", ("a wug", "the fep")),
+    ScoreRequest("", ("Every wug is a fep.", "Yes", "")),
+    ScoreRequest("The mother of Trelka is", (" Vossina", "\nPrindle")),
+]
+
+
+def uncached_logprob(lm, context, prefix, option):
+    """Summed log-prob of the option tokens from one plain forward pass of the joined tokens."""
+    segments = lm.encode_segments([context, prefix, option])
+    ids = sum(segments, [])
+    n = len(segments[2])
+    with torch.no_grad():
+        logprobs = lm.model(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
+    return sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n)), n
+
+
+@pytest.mark.parametrize("context", [CONTEXT, ""])
+def test_cached_scores_equal_uncached(tiny_lm, context):
+    scores = tiny_lm.score(REQUESTS, context=context)
+    assert [len(s) for s in scores] == [len(r.options) for r in REQUESTS]
+    for request, option_scores in zip(REQUESTS, scores):
+        for option, got in zip(request.options, option_scores):
+            want, n = uncached_logprob(tiny_lm, context, request.prefix, option)
+            assert got.n_tokens == n
+            assert got.logprob == pytest.approx(want, abs=1e-5)
+            assert got.n_chars == len(segment_texts([context, request.prefix, option])[2])
+
+
+def test_small_batches_give_the_same_scores(tiny_model_dir, tiny_lm):
+    small = TransformersModel(tiny_model_dir, device="cpu", batch_tokens=1)  # one row per forward call
+    for a, b in zip(small.score(REQUESTS, CONTEXT), tiny_lm.score(REQUESTS, CONTEXT)):
+        assert [x.logprob for x in a] == pytest.approx([x.logprob for x in b], abs=1e-5)
+
+
+def test_prefix_tokens_are_a_prefix_of_joined_tokens(tiny_lm):
+    cases = [["Zorblat was born in", "Quenville"], ["Q: who?\n", "A"], ["", "x"], ["ends with space ", "y"],
+             ["context", "Is the dax small?", "Yes"]]
+    for segments in cases:
+        joined = sum(tiny_lm.encode_segments(segments), [])
+        prefix = sum(tiny_lm.encode_segments(segments[:-1]), [])
+        assert joined[: len(prefix)] == prefix
+        assert joined[0] == tiny_lm.bos_id
+        assert tiny_lm.tokenizer.decode(joined[1:]) == join_segments(segments)
+
+
+def test_join_segments_spaces():
+    assert join_segments(["a", "b"]) == "a b"
+    assert join_segments(["a ", "b"]) == "a b"
+    assert join_segments(["a", "\nb"]) == "a\nb"
+    assert join_segments(["", "b"]) == "b"
+    assert "".join(segment_texts(["x", "y", "z"])) == join_segments(["x", "y", "z"])
+
+
+def test_generate_samples_and_determinism(tiny_lm):
+    settings = GenerationSettings(max_new_tokens=6, temperature=1.0, num_samples=3, seed=7)
+    prompts = ["The cat", "Who is the mother of Trelka?"]
+    first = tiny_lm.generate(prompts, settings)
+    assert [len(s) for s in first] == [3, 3]
+    assert first == tiny_lm.generate(prompts, settings)
+    greedy = tiny_lm.generate(prompts, GenerationSettings(max_new_tokens=6))
+    assert greedy == [tiny_lm.generate([p], GenerationSettings(max_new_tokens=6))[0] for p in prompts]
+
+
+def test_generate_cuts_at_stop_strings(tiny_lm):
+    text = tiny_lm.generate(["The cat"], GenerationSettings(max_new_tokens=8))[0][0]
+    assert text
+    stop = text[len(text) // 2 :]
+    cut = tiny_lm.generate(["The cat"], GenerationSettings(max_new_tokens=8, stop=[stop]))[0][0]
+    assert cut == text[: text.find(stop)]
+
+
+def test_context_too_long_is_a_user_error(tiny_lm):
+    with pytest.raises(UserError, match=r"tokens, but model .* accepts at most 512"):
+        tiny_lm.score(REQUESTS[:1], context="blicket dax wug " * 400)
+
+
+def test_count_tokens_and_max_length(tiny_lm):
+    assert tiny_lm.count_tokens("") == 0
+    assert tiny_lm.count_tokens("The cat sat") == len(tiny_lm.encode_segments(["The cat sat"])[0]) - 1
+    assert tiny_lm.max_length == 512
+
+
+def test_load_model_from_folder(tiny_model_dir):
+    lm = load_model(ModelConfig(name=str(tiny_model_dir), device="cpu"))
+    assert lm.tokenizer.convert_ids_to_tokens(lm.bos_id) == "<|endoftext|>"
+    assert lm.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["no-such-model", "./missing/folder/x/y"])
+def test_unknown_model_is_a_user_error(name):
+    with pytest.raises(UserError, match="smollm2-135m"):
+        load_model(ModelConfig(name=name))
+
+
+def test_unreachable_hub_id_is_a_user_error(monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # fail fast, no network retries
+    with pytest.raises(UserError, match="no-such-org/no-such-model"):
+        load_model(ModelConfig(name="no-such-org/no-such-model", device="cpu"))
+
+
+def test_list_models_rows():
+    from iclft.models.zoo import list_models
+
+    rows = list_models()
+    assert {r["name"] for r in rows} >= {"smollm2-135m", "gemma3-270m"}
+    assert all(set(r) == {"name", "package", "installed", "cached", "description"} for r in rows)
