@@ -98,6 +98,37 @@ def cmd_data_export(args) -> None:
     print(f"wrote lm-evaluation-harness task to {out}")
 
 
+def cmd_sweep(args) -> None:
+    from iclft.sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep)
+    if args.runs_dir is not None:
+        sweep.runs_dir = args.runs_dir
+    if not args.quiet:
+        print(f"sweep {sweep.name}: {len(sweep.configs)} experiments into {sweep.runs_dir} ({sweep.executor.kind} executor)")
+    result = run_sweep(sweep, progress=not args.quiet)
+    print(result.summary())
+    for slug, error in result.failed.items():
+        print(f"  failed: {slug}: {error}")
+    if result.failed:
+        print(f"tracebacks: {sweep.runs_dir / 'failed'}/; rerun the same command to retry them")
+        raise SystemExit(1)
+
+
+def cmd_report(args) -> None:
+    from iclft.report import write_report
+
+    report = write_report(args.runs_dir, args.out)
+    print(report.summary())
+    print(f"report: {report.html}")
+
+
+def cmd_compare(args) -> None:
+    from iclft.compare import compare_runs, format_comparison
+
+    print(format_comparison(compare_runs(args.run_a, args.run_b, args.normalization)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iclft", description="In-context learning versus fine-tuning studies.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +173,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.add_argument("out", type=Path)
     p.set_defaults(func=cmd_data_export)
+
+    p = sub.add_parser("sweep", help="run a grid of experiments from a sweep YAML (skips finished runs)")
+    p.add_argument("sweep", type=Path)
+    p.add_argument("--runs-dir", default=None, type=Path, help="overrides the sweep file's runs_dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="figures, tables and an HTML page from every finished run")
+    p.add_argument("runs_dir", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="folder for report.html, figures and tables")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="per-split accuracy differences of two runs, paired over items")
+    p.add_argument("run_a", type=Path)
+    p.add_argument("run_b", type=Path)
+    p.add_argument("--normalization", default=None, choices=["sum", "mean", "char"], help="default: each run's headline")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
