@@ -15,6 +15,7 @@ from iclft.benchmarks.celebrities import (
     make_names,
 )
 from iclft.benchmarks.schema import load_benchmark, save_benchmark
+from iclft.benchmarks.userdata import validate_folder
 from iclft.errors import UserError
 
 
@@ -106,6 +107,7 @@ def test_same_seed_same_bytes(bench, tmp_path):
     b = save_benchmark(make_celebrities(seed=0), tmp_path / "b")
     for name in ("train.jsonl", "test.jsonl", "facts.jsonl", "manifest.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
+    assert validate_folder(a) == []
     other = make_celebrities(seed=1)
     assert {p["name"] for p in people(other).values()} != {p["name"] for p in people(bench).values()}
 

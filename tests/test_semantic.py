@@ -14,6 +14,7 @@ from iclft.benchmarks.semantic import check_benchmark, make_semantic
 from iclft.benchmarks.semantic_items import ItemBuilder, check_question
 from iclft.benchmarks.semantic_text import Vocabulary
 from iclft.benchmarks.semantic_tree import load_hierarchy
+from iclft.benchmarks.userdata import validate_folder
 from iclft.errors import UserError
 
 WORD = re.compile(r"[a-z]+")
@@ -185,6 +186,7 @@ def test_same_seed_same_bytes_other_seed_differs(bench, tmp_path):
     b = save_benchmark(make_semantic(seed=0), tmp_path / "b")
     for name in ("train.jsonl", "test.jsonl", "facts.jsonl", "manifest.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert validate_folder(a) == []
     again = load_benchmark(a)
     assert again.items == bench.items and again.documents == bench.documents
 

@@ -119,6 +119,10 @@ def manifest(bench: Benchmark) -> dict[str, Any]:
     }
 
 
+# What a folder without manifest.json (a user's own data) loads as.
+USER_MANIFEST: dict[str, Any] = {"generator": "user", "seed": 0, "params": {}}
+
+
 def save_benchmark(bench: Benchmark, out: str | Path) -> Path:
     """Write the benchmark folder; every file is written atomically, the manifest last."""
     out = Path(out)
@@ -130,15 +134,21 @@ def save_benchmark(bench: Benchmark, out: str | Path) -> Path:
 
 
 def load_benchmark(folder: str | Path) -> Benchmark:
-    """Read a benchmark folder written by `save_benchmark`; problems raise UserError."""
+    """Read a benchmark folder written by `save_benchmark`; problems raise UserError.
+
+    A user's folder may have no manifest.json: it then loads as generator "user", seed 0, no
+    parameters (`iclft data validate` reports every problem of such a folder at once).
+    """
     folder = Path(folder)
     man_path = folder / "manifest.json"
-    if not man_path.is_file():
-        raise UserError(f"{folder}: not a benchmark folder (no manifest.json)")
+    if not folder.is_dir():
+        raise UserError(f"{folder}: not a benchmark folder")
+    if not man_path.is_file() and not (folder / "test.jsonl").is_file():
+        raise UserError(f"{folder}: not a benchmark folder (no manifest.json or test.jsonl)")
     import json
 
     try:
-        man = json.loads(man_path.read_text(encoding="utf-8"))
+        man = json.loads(man_path.read_text(encoding="utf-8")) if man_path.is_file() else USER_MANIFEST
     except json.JSONDecodeError as e:
         raise UserError(f"{man_path}: not valid JSON ({e.msg})") from None
     for key in ("generator", "seed", "params"):
