@@ -1,0 +1,116 @@
+"""What a runs directory holds: finished runs, runs in progress, failures, and planned runs.
+
+    <runs_dir>/<slug>/                finished when metrics.json exists
+    <runs_dir>/.<slug>.partial/       in progress (or interrupted)
+    <runs_dir>/failed/<slug>.json     the last failure of an experiment (see iclft.sweep)
+    <runs_dir>/sweeps/<name>.json     the plan of a sweep: every run it expects
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iclft.errors import UserError
+
+RESERVED = {"checkpoints", "failed", "sweeps"}
+
+
+@dataclass
+class Run:
+    """A finished run: its folder, resolved config and metrics."""
+
+    path: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def slug(self) -> str:
+        return self.path.name
+
+    @property
+    def benchmark(self) -> str:
+        return self.config["benchmark"]["name"]
+
+
+@dataclass
+class Missing:
+    """A run that is expected or was started, but has no finished folder."""
+
+    slug: str
+    status: str  # "in progress", "failed", "not started", "incomplete"
+    detail: str = ""
+    config: dict[str, Any] | None = None
+
+
+@dataclass
+class RunsIndex:
+    runs_dir: Path
+    runs: list[Run] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    planned: int = 0
+
+    def benchmarks(self) -> list[str]:
+        return list(dict.fromkeys(run.benchmark for run in self.runs))
+
+
+def load_run(path: str | Path) -> Run:
+    """A finished run folder; anything else raises UserError."""
+    path = Path(path)
+    if not (path / "metrics.json").is_file() or not (path / "config.yaml").is_file():
+        raise UserError(f"{path}: not a finished run folder (expected config.yaml and metrics.json)")
+    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    return Run(path, config, metrics)
+
+
+def collect(runs_dir: str | Path) -> RunsIndex:
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise UserError(f"{runs_dir}: no such runs directory")
+    index = RunsIndex(runs_dir)
+    finished: set[str] = set()
+    missing: dict[str, Missing] = {}
+    for child in sorted(runs_dir.iterdir()):
+        if not child.is_dir() or child.name in RESERVED:
+            continue
+        if child.name.startswith(".") and child.name.endswith(".partial"):
+            slug = child.name[1 : -len(".partial")]
+            missing[slug] = Missing(slug, "in progress", "a .partial folder: running now, or interrupted")
+        elif (child / "metrics.json").is_file() and (child / "config.yaml").is_file():
+            index.runs.append(load_run(child))
+            finished.add(child.name)
+        elif (child / "config.yaml").is_file():
+            missing[child.name] = Missing(child.name, "incomplete", "a run folder without metrics.json")
+    for record in _failures(runs_dir):
+        if record["slug"] not in finished:
+            missing[record["slug"]] = Missing(record["slug"], "failed", record.get("error", ""), record.get("config"))
+    for planned in _planned(runs_dir):
+        index.planned += 1
+        slug = planned["slug"]
+        if slug in finished:
+            continue
+        entry = missing.setdefault(slug, Missing(slug, "not started"))
+        entry.config = entry.config or planned.get("config")
+    for slug in finished:
+        missing.pop(slug, None)
+    index.missing = sorted(missing.values(), key=lambda m: (m.status, m.slug))
+    return index
+
+
+def _failures(runs_dir: Path) -> list[dict[str, Any]]:
+    folder = runs_dir / "failed"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def _planned(runs_dir: Path) -> list[dict[str, Any]]:
+    folder = runs_dir / "sweeps"
+    runs: dict[str, dict[str, Any]] = {}
+    for plan in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for entry in json.loads(plan.read_text()).get("runs", []):
+            runs.setdefault(entry["slug"], entry)
+    return list(runs.values())
