@@ -36,8 +36,7 @@ def plot_benchmark(benchmark: str, rows: list[Row], out_stem: Path, colors: dict
         for i, split in enumerate(splits):
             chance = next(r.chance for r in rows if r.split == split)
             ax.hlines(chance, i - 0.45, i + 0.45, colors="0.25", linestyles="--", linewidth=1.2, label="chance" if i == 0 else None)
-        n_items = {r.split: r.n_items for r in rows}
-        ax.set_xticks(range(len(splits)), [f"{s}\n(n={n_items[s]})" for s in splits])
+        ax.set_xticks(range(len(splits)), [f"{s}\n(n={_n_range(rows, s)})" for s in splits])
         ax.set_xlim(-0.55, len(splits) - 0.45)
         ax.set_ylim(0, 1.04)
         ax.set_ylabel("accuracy")
@@ -56,3 +55,8 @@ def plot_benchmark(benchmark: str, rows: list[Row], out_stem: Path, colors: dict
         fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
         plt.close(fig)
     return paths
+
+
+def _n_range(rows: list[Row], split: str) -> str:
+    ns = sorted({r.n_items for r in rows if r.split == split})
+    return str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"

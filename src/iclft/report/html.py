@@ -23,7 +23,7 @@ table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f4f4; }
-img.figure { max-width: 100%; height: auto; display: block; margin: 1rem 0; }
+img.figure { width: 100%; max-width: 54rem; height: auto; display: block; margin: 1rem 0; }
 .missing { background: #fff6e0; border: 1px solid #f0c36d; padding: 0.6rem 1rem; border-radius: 4px; }
 .ok { color: #2a7a2a; }
 pre { background: #f7f7f7; padding: 0.6rem; overflow-x: auto; font-size: 0.85rem; }
