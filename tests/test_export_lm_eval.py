@@ -70,7 +70,8 @@ def test_export_writes_one_task_per_split_and_a_group(small_bench, tmp_path):
         items = small_bench.items_in(split)
         assert [r["id"] for r in rows] == [i.id for i in items]
         assert all(r["gold"] == i.answers[0] and r["answers"] == list(i.answers) for r, i in zip(rows, items))
-    edge = {json.loads(line)["id"]: json.loads(line) for line in (out / "iclft_mixed_edge.jsonl").read_text().splitlines()}
+    edge_rows = [json.loads(line) for line in (out / "iclft_mixed_edge.jsonl").read_text().splitlines()]
+    edge = {row["id"]: row for row in edge_rows}
     assert edge["e2"]["choices"] == [" blue", " red"]  # option starts with a space
     assert edge["e4"]["choices"] == [" larger than wugs.", " smaller than wugs."]
     assert (out / "iclft_mixed_loader.py").is_file()

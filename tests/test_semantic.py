@@ -150,7 +150,8 @@ def test_every_needed_fact_is_trained_and_held_out_only_by_parent(bench, truth):
     trained_facts = {f for d in bench.documents for f in d.fact_ids}
     for item in bench.items:
         assert set(item.fact_ids) <= trained_facts, item.id
-    words = {r["english"]: {r["word"], r["form"]} for r in bench.facts if r["type"] == "word" and r["kind"] == "category"}
+    words = {r["english"]: {r["word"], r["form"]}
+             for r in bench.facts if r["type"] == "word" and r["kind"] == "category"}
     nonsense = set(truth["meaning"])
     for h in truth["held_out"]:
         assert {f for f in trained_facts if f.split("/")[1] == h.replace(" ", "_")} == {f"isa/{h.replace(' ', '_')}"}

@@ -27,7 +27,9 @@ ITEMS = [
 def write(folder, docs=DOCS, items=ITEMS, facts=None, raw_lines=None):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    (folder / "test.jsonl").write_text(raw_lines if raw_lines is not None else "".join(json.dumps(i) + "\n" for i in items))
+    if raw_lines is None:
+        raw_lines = "".join(json.dumps(i) + "\n" for i in items)
+    (folder / "test.jsonl").write_text(raw_lines)
     if facts is not None:
         (folder / "facts.jsonl").write_text("".join(json.dumps(f) + "\n" for f in facts))
     return folder
@@ -87,7 +89,8 @@ def test_one_option_items_are_reported(tmp_path):
 def test_missing_files_empty_files_and_fact_references(tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()
-    assert validate_folder(folder) == [f"{folder / 'train.jsonl'}: file missing", f"{folder / 'test.jsonl'}: file missing"]
+    assert validate_folder(folder) == [f"{folder / 'train.jsonl'}: file missing",
+                                       f"{folder / 'test.jsonl'}: file missing"]
     write(folder, docs=[], items=[])
     assert validate_folder(folder) == [f"{folder / 'train.jsonl'}: no training documents",
                                        f"{folder / 'test.jsonl'}: no test items"]
@@ -99,7 +102,8 @@ def test_missing_files_empty_files_and_fact_references(tmp_path):
 
 def test_manifest_problems(tmp_path):
     folder = write(tmp_path / "m")
-    (folder / "manifest.json").write_text(json.dumps({"generator": "mine", "items_by_split": {"forward": {}, "gone": {}}}))
+    manifest = {"generator": "mine", "items_by_split": {"forward": {}, "gone": {}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     problems = validate_folder(folder)
     assert f"{folder / 'manifest.json'}: missing field 'seed' (or delete manifest.json: it is optional)" in problems
     assert f"{folder / 'manifest.json'}: split 'gone' has no items in test.jsonl" in problems

@@ -87,7 +87,8 @@ def make_celebrities(seed: int = 0, **params: Any) -> Benchmark:
     for i, pair in enumerate(pairs):
         pair["document_id"] = f"doc-{i:05d}"
         pair["id"] = f"pair/{i:05d}"
-        documents.append(Document(pair["document_id"], join_text(pair["prompt"], pair["completion"]), (pair["person"],)))
+        text = join_text(pair["prompt"], pair["completion"])
+        documents.append(Document(pair["document_id"], text, (pair["person"],)))
     items = test_items(people, p["test_paraphrases"], p["n_options"], rng)
     facts = [{"id": x["id"], "type": "person", "name": x["name"], "description": x["description"], "group": x["group"]}
              for x in people]

@@ -25,7 +25,7 @@ from typing import Any
 from iclft.benchmarks.schema import Benchmark
 from iclft.benchmarks.semantic_docs import MAX_SENTENCES, MIN_SENTENCES, write_documents
 from iclft.benchmarks.semantic_items import ItemBuilder, check_question, write_item
-from iclft.benchmarks.semantic_text import Fact, Vocabulary, own_facts, render, slug
+from iclft.benchmarks.semantic_text import Vocabulary, own_facts, render, slug
 from iclft.benchmarks.semantic_tree import Hierarchy, load_hierarchy
 from iclft.errors import UserError
 
@@ -174,4 +174,4 @@ def _check_document(doc, statements, held_out, forms) -> list[str]:
     return problems
 
 
-__all__ = ["make_semantic", "check_benchmark", "choose_held_out", "Fact", "SPLITS"]
+__all__ = ["make_semantic", "check_benchmark", "choose_held_out", "SPLITS"]

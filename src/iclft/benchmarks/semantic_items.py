@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from iclft.benchmarks.schema import TestItem
 from iclft.benchmarks.semantic_text import Vocabulary, capitalize, slots, slug
-from iclft.benchmarks.semantic_tree import KINDS, Hierarchy, Property
+from iclft.benchmarks.semantic_tree import Hierarchy, Property
 from iclft.errors import UserError
 
 # Test phrasings: (prefix template, option form). Forms: "plural"/"singular" category, "word".
@@ -201,7 +201,9 @@ class ItemBuilder:
         need = self.n_options - 1
         ranked = sorted(candidates, key=lambda x: (candidates[x], x))
         if len(ranked) < need:
-            raise UserError(f"semantic: only {len(ranked)} possible distractors for '{answer}'; the hierarchy is too small")
+            raise UserError(
+                f"semantic: only {len(ranked)} possible distractors for '{answer}'; the hierarchy is too small"
+            )
         return self.rng.sample(ranked[: DISTRACTOR_POOL * need], need)
 
 
@@ -240,4 +242,4 @@ def _option_text(vocab: Vocabulary, option, form: str) -> str:
     return vocab.plural(option) if form == "plural" else vocab.singular(option)
 
 
-__all__ = ["KINDS", "Question", "ItemBuilder", "check_question", "is_true", "write_item"]
+__all__ = ["Question", "ItemBuilder", "check_question", "is_true", "write_item"]

@@ -18,7 +18,9 @@ from iclft.errors import UserError
 # Training phrasings. {S}/{s}: the subject in plural/singular, {a_s}: singular with its
 # article; {O}/{o}/{a_o}: the parent category likewise; {w}: the property word.
 TRAIN_PHRASINGS = {
-    "isa": ("{S} are a type of {O}.", "Every {s} is {a_o}.", "{S} belong to the group of {O}.", "{a_s} is one sort of {o}."),
+    "isa": (
+        "{S} are a type of {O}.", "Every {s} is {a_o}.", "{S} belong to the group of {O}.", "{a_s} is one sort of {o}.",
+    ),
     "are": ("{S} are {w}.", "{a_s} is {w}.", "{S} are known to be {w}.", "All {S} are {w}."),
     "can": ("{S} can {w}.", "{a_s} is able to {w}.", "{S} are able to {w}.", "All {S} can {w}."),
     "have": ("{S} have {w}.", "{a_s} has {w}.", "{S} come with {w}.", "Every {s} has {w}."),

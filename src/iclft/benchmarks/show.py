@@ -36,10 +36,9 @@ def split_table(bench: Benchmark) -> list[str]:
                 of_type = [i for i in items if i.inference_type == itype]
                 rows.append(("", itype, str(len(of_type)), _options(of_type), _chance(of_type)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for r in rows:
-        out.append(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  {r[4]:>{widths[4]}}")
-    return out
+    left = (True, True, False, False, False)  # text columns left, numbers right
+    return ["  ".join(cell.ljust(w) if lj else cell.rjust(w) for cell, w, lj in zip(r, widths, left)).rstrip()
+            for r in rows]
 
 
 def _options(items: list[TestItem]) -> str:
