@@ -57,6 +57,8 @@ def test_sweep_validates_every_config_up_front():
         sweep_from_dict({"base": BASE, "executor": {"kind": "slurm"}}, "s.yaml")
     with pytest.raises(UserError, match="'condition.x': not a config field"):
         sweep_from_dict({"base": BASE, "grid": {"condition.x": [1]}}, "s.yaml")
+    with pytest.raises(UserError, match="'benchmark' is a config field.*name the axis"):
+        sweep_from_dict({"base": BASE, "grid": {"benchmark": [{"benchmark.name": "reversal"}]}}, "s.yaml")
     with pytest.raises(UserError, match="no values"):
         sweep_from_dict({"base": BASE, "grid": {"seed": []}}, "s.yaml")
 

@@ -104,6 +104,8 @@ def cmd_sweep(args) -> None:
     sweep = load_sweep(args.sweep)
     if args.runs_dir is not None:
         sweep.runs_dir = args.runs_dir
+    overrides = {k: v for k, v in [("kind", args.executor), ("workers", args.workers), ("address", args.address)] if v is not None}
+    sweep.executor = sweep.executor.model_copy(update=overrides)
     if not args.quiet:
         print(f"sweep {sweep.name}: {len(sweep.configs)} experiments into {sweep.runs_dir} ({sweep.executor.kind} executor)")
     result = run_sweep(sweep, progress=not args.quiet)
@@ -177,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a grid of experiments from a sweep YAML (skips finished runs)")
     p.add_argument("sweep", type=Path)
     p.add_argument("--runs-dir", default=None, type=Path, help="overrides the sweep file's runs_dir")
+    p.add_argument("--executor", default=None, choices=["local", "ray"], help="overrides executor.kind")
+    p.add_argument("--workers", default=None, type=int, help="overrides executor.workers (local)")
+    p.add_argument("--address", default=None, help="overrides executor.address (ray): auto, ray://host:10001")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_sweep)
 

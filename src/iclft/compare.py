@@ -15,7 +15,7 @@ from pathlib import Path
 from iclft.errors import UserError
 from iclft.evaluation.metrics import is_correct
 from iclft.io import read_jsonl
-from iclft.report.aggregate import condition_label
+from iclft.report.aggregate import condition_label, split_order
 from iclft.report.collect import load_run
 
 
@@ -73,7 +73,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, normalization: str | None
         outcome = (is_correct(ra, norm_a), is_correct(samples_b[item_id], norm_b))
         splits.setdefault(ra["split"], []).append(outcome)
     unpaired = len(samples_a) + len(samples_b) - 2 * len(paired)
-    return Comparison(_name(a), _name(b), (norm_a, norm_b), [_split(s, o) for s, o in splits.items()], unpaired)
+    return Comparison(_name(a), _name(b), (norm_a, norm_b), [_split(s, splits[s]) for s in sorted(splits, key=split_order)], unpaired)
 
 
 def _name(run) -> str:

@@ -143,6 +143,11 @@ def apply_value(data: dict[str, Any], axis: str, value: Any) -> None:
         for key, sub in value.items():
             set_dotted(data, str(key), sub)
         return
+    if isinstance(value, dict) and any("." in str(k) for k in value):
+        raise UserError(
+            f"grid key '{axis}' is a config field, so a mapping value is that field's value; for a bundle "
+            "of dotted keys, name the axis with a word that is not a field (e.g. variant)"
+        )
     for key in keys:
         set_dotted(data, key, value)
 
@@ -268,10 +273,18 @@ def run_job(job: list[dict[str, Any]], runs_dir: str, threads: int | None = None
 
 
 def _set_threads(threads: int | None) -> None:
+    """Torch threads for this worker; also silences library progress bars under the sweep's bar."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
 
 
 # -- running -----------------------------------------------------------------------------------

@@ -112,9 +112,12 @@ def _condition_rank(condition: str) -> int:
     return CONDITION_ORDER.index(condition) if condition in CONDITION_ORDER else len(CONDITION_ORDER)
 
 
+def split_order(split: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
 def splits_of(cells: list[Cell]) -> list[str]:
-    names = {s for c in cells for r in c.runs for s in r.metrics.get("splits", {})}
-    return sorted(names, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
+    return sorted({s for c in cells for r in c.runs for s in r.metrics.get("splits", {})}, key=split_order)
 
 
 def summarize(cell: Cell, split: str) -> Row | None:
