@@ -25,6 +25,8 @@ from iclft.benchmarks.schema import Benchmark, content_hash
 from iclft.config import ExperimentConfig
 from iclft.evaluation.metrics import compute_metrics
 from iclft.evaluation.scoring import score_items
+from iclft.exposure.finetune import finetune
+from iclft.models.base import TrainExample
 from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 
 FT_CONDITIONS = ("ft", "ft+icl")
@@ -110,9 +112,6 @@ def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, runs_dir: Path, p
     """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint."""
     from safetensors.torch import load_model as load_weights
     from safetensors.torch import save_model as save_weights
-
-    from iclft.exposure.finetune import finetune
-    from iclft.models.base import TrainExample
 
     ckpt = runs_dir / "checkpoints" / checkpoint_key(config)
     if (ckpt / "summary.json").is_file():
