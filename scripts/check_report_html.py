@@ -204,7 +204,6 @@ def figure_visible(png: bytes, img: dict) -> bool:
     """Whether the figure's area in the screenshot holds ink and colour (bars), not blank page."""
     import io
 
-    import numpy as np
     from matplotlib.image import imread
 
     pixels = imread(io.BytesIO(png), format="png")[..., :3]

@@ -1,7 +1,6 @@
 """Report and compare on hand-made runs: aggregation, tables, figures, HTML, missing runs."""
 
 import csv
-import json
 import math
 import re
 from pathlib import Path
@@ -140,6 +139,14 @@ def test_report_on_an_unfinished_sweep_says_what_is_missing(tmp_path, capsys):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "3 run(s) missing of 4 planned" in html and "syllogism-ft-x-s1-def" in html
     assert "error and traceback" in html
+
+
+def test_report_before_any_run_finished(tmp_path):
+    runs = tmp_path / "runs"
+    write_json(runs / "sweeps" / "study.json", {"name": "study", "runs": [{"slug": "a-1"}, {"slug": "b-2"}]})
+    report = write_report(runs, tmp_path / "out")
+    assert report.files == {} and "missing 2 run(s) of 2 planned: 2 not started" in report.summary()
+    assert "2 run(s) missing of 2 planned" in report.html.read_text()
 
 
 def test_report_of_nothing_is_a_user_error(tmp_path, capsys):

@@ -152,6 +152,12 @@ def test_cli_sweep_prints_summary(tiny_model_dir, tmp_path, capsys):
     assert "done 1, skipped 0" in capsys.readouterr().out
     assert main(["sweep", str(path)]) == 0
     assert "done 0, skipped 1" in capsys.readouterr().out
+    failing = tmp_path / "failing.yaml"
+    failing.write_text(yaml.safe_dump({**data, "base": {**data["base"], "model": {"name": str(tmp_path / "none")}}}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(failing), "--quiet"])
+    assert exit_info.value.code == 1
+    assert "failed 1" in capsys.readouterr().out
     path.write_text(yaml.safe_dump({**data, "grid": {"condition": ["nope"]}}))
     assert main(["sweep", str(path)]) == 2
     assert "grid point condition=nope" in capsys.readouterr().err
