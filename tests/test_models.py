@@ -74,6 +74,7 @@ def test_generate_samples_and_determinism(tiny_lm):
     assert [len(s) for s in first] == [3, 3]
     assert first == tiny_lm.generate(prompts, settings)
     greedy = tiny_lm.generate(prompts, GenerationSettings(max_new_tokens=6))
+    assert tiny_lm.generate(prompts, GenerationSettings(max_new_tokens=6, num_samples=2)) == [g * 2 for g in greedy]
     assert greedy == [tiny_lm.generate([p], GenerationSettings(max_new_tokens=6))[0] for p in prompts]
 
 

@@ -51,7 +51,7 @@ class TransformersModel(LanguageModel):
         device: str = "auto",
         bos_token: str | None = None,
         name: str | None = None,
-        batch_tokens: int = 16384,
+        batch_tokens: int = 49152,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -200,25 +200,24 @@ class TransformersModel(LanguageModel):
         pad = self.tokenizer.pad_token_id
         pad = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
         sample = settings.temperature > 0
-        kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=sample, pad_token_id=pad,
-                      num_return_sequences=settings.num_samples)
+        n = settings.num_samples if sample else 1  # greedy samples are all the same: decode once
+        kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=sample, pad_token_id=pad, num_return_sequences=n)
         if sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         torch.manual_seed(settings.seed)
         outputs: list[list[str]] = []
-        step = max(1, self._rows_per_batch(max((len(e) for e in encoded), default=1), settings.max_new_tokens)
-                   // settings.num_samples)
+        longest = max((len(e) for e in encoded), default=1)
+        step = max(1, self._rows_per_batch(longest, settings.max_new_tokens) // n)
         for start in range(0, len(encoded), step):
             batch = encoded[start : start + step]
             width = max(len(e) for e in batch)
-            ids = self._tensor([[pad] * (width - len(e)) + e for e in batch])
+            ids = self._tensor([[pad] * (width - len(e)) + e for e in batch])  # left padding
             mask = self._tensor([[0] * (width - len(e)) + [1] * len(e) for e in batch])
             new = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, width:]
             texts = [self._cut(t, settings.stop) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
-            n = settings.num_samples
-            outputs += [texts[i * n : (i + 1) * n] for i in range(len(batch))]
+            outputs += [texts[i * n : (i + 1) * n] * (settings.num_samples // n) for i in range(len(batch))]
         return outputs
 
     @staticmethod
