@@ -62,6 +62,15 @@ def test_padding_share_reported(lm):
     assert summary["padding_share"] == pytest.approx(1 - (n1 + n2) / (2 * max(n1, n2)), abs=1e-4)
 
 
+def test_steps_follow_epochs_and_every_example_is_seen(lm):
+    examples = [TrainExample(f"{p} {c}") for p, c in FACTS[:3]]
+    cfg = FinetuneConfig(method="full", epochs=2, batch_size=2, warmup_steps=0)
+    n_tokens = sum(len(lm.encode_segments([e.target])[0]) for e in examples)
+    summary = finetune(lm, examples, cfg, progress=False)
+    assert summary["steps"] == 4 and summary["batches_per_epoch"] == 2
+    assert summary["tokens"] == 2 * n_tokens  # two full passes, each example once per pass
+
+
 def test_lora_targets_every_projection_but_the_head(lm):
     targets = lora_targets(lm.model)
     assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= set(targets)
