@@ -98,3 +98,123 @@ def test_unknown_model_fails_before_any_directory(tmp_path):
     with pytest.raises(UserError, match="no-such-model"):
         run_experiment(config, tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- augmentation, sentence splitting and FTICL ------------------------------------------------
+
+
+def short_templates(tmp_path):
+    local, global_ = tmp_path / "local.txt", tmp_path / "global.txt"
+    local.write_text("Say it again: {text}\n")
+    global_.write_text("{corpus}\nSo, given {text}:\n")
+    return {"local_template": str(local), "global_template": str(global_), "max_new_tokens": 12}
+
+
+@pytest.mark.parametrize(
+    "condition, augment, ft",
+    [
+        ("ft_aug", {"method": "oracle", "samples": 2}, {}),
+        ("ft_aug", {"method": "local"}, {"split": "cumulative"}),
+        ("ft_aug", {"method": "global", "samples": 2, "temperature": 1.0}, {"split": "independent"}),
+        ("icl_aug", {"method": "both"}, {}),
+        ("icl_aug", {"method": "oracle"}, {}),
+    ],
+)
+def test_augmented_conditions_write_augmentations_audit_and_accounting(tmp_path, tiny_model_dir, condition, augment, ft):
+    if augment["method"] != "oracle":
+        augment = {**augment, **short_templates(tmp_path)}
+    icl = {"one_per_fact": True} if condition == "icl_aug" else {}
+    config = tiny_config(tiny_model_dir, condition, augment=augment, icl=icl)
+    config = config.model_copy(update={"ft": config.ft.model_copy(update=ft)})
+    run_dir = run_experiment(config, tmp_path / "runs", progress=False)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    summary = json.loads((run_dir / "augmentation.json").read_text())
+    assert metrics["augmentation"] == summary
+    assert summary["audit"]["covered"] and summary["audit"]["statements"] == summary["accounting"]["augmentation"]["statements"]
+    assert summary["accounting"]["icl_test_time"]["context_tokens"] > 0
+    records = read_jsonl(run_dir / "augmentations.jsonl")
+    assert all(len(r["verdicts"]) == len(r["statements"]) for r in records)
+    if augment["method"] == "oracle":
+        assert len(records) > 0 and all(v == "true" for r in records for v in r["verdicts"])
+    else:
+        assert list((tmp_path / "runs" / "generations").glob("*.json"))
+    assert (run_dir / "train_log.jsonl").exists() == (condition == "ft_aug")
+    assert (metrics["context_tokens"] > 0) == (condition == "icl_aug")
+
+
+def test_icl_aug_context_holds_the_augmentations(tmp_path, tiny_model_dir, monkeypatch):
+    seen = {}
+    real = experiment.score_items
+
+    def spy(lm, items, context="", progress=False):
+        seen["context"] = context
+        return real(lm, items, context=context, progress=progress)
+
+    monkeypatch.setattr(experiment, "score_items", spy)
+    config = tiny_config(tiny_model_dir, "icl_aug", augment={"method": "oracle"}, icl={"one_per_fact": True})
+    run_dir = run_experiment(config, tmp_path, progress=False)
+    for record in read_jsonl(run_dir / "augmentations.jsonl"):
+        assert record["statements"][0] in seen["context"]
+
+
+def test_fticl_condition_trains_with_demonstrations(tmp_path, tiny_model_dir, monkeypatch):
+    captured = {}
+    real = experiment.finetune
+
+    def spy(lm, examples, *args, **kwargs):
+        captured["examples"] = examples
+        return real(lm, examples, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "finetune", spy)
+    config = tiny_config(tiny_model_dir, "fticl", fticl={"k": 2})
+    assert is_finished(run_experiment(config, tmp_path, progress=False))
+    assert len(captured["examples"]) == 12 and all(e.context.count("\n\n") == 2 for e in captured["examples"])
+
+
+def test_checkpoint_key_follows_what_changes_the_training_data(tiny_model_dir):
+    ft = tiny_config(tiny_model_dir, "ft")
+    keys = {
+        checkpoint_key(ft),
+        checkpoint_key(ft.model_copy(update={"ft": ft.ft.model_copy(update={"split": "independent"})})),
+        checkpoint_key(tiny_config(tiny_model_dir, "ft_aug", augment={"method": "oracle"})),
+        checkpoint_key(tiny_config(tiny_model_dir, "ft_aug", augment={"method": "oracle", "samples": 3})),
+        checkpoint_key(tiny_config(tiny_model_dir, "fticl")),
+        checkpoint_key(tiny_config(tiny_model_dir, "fticl", fticl={"k": 3})),
+    }
+    assert len(keys) == 6
+    assert checkpoint_key(ft) == checkpoint_key(tiny_config(tiny_model_dir, "ft+icl"))
+
+
+def test_new_sections_at_their_defaults_leave_old_configs_unchanged():
+    config = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft"})
+    data = config.to_dict()
+    assert "augment" not in data and "fticl" not in data and "split" not in data["ft"]
+    assert set(data) == {"name", "benchmark", "model", "condition", "icl", "ft", "scoring", "seed"}
+    aug = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft_aug", "augment": {"method": "oracle"}})
+    assert aug.to_dict()["augment"]["method"] == "oracle"
+    assert config_from_dict(aug.to_dict()) == aug
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"condition": "ft_aug"}, "needs augment.method"),
+        ({"condition": "ft", "augment": {"method": "local"}}, "does not use them"),
+        ({"condition": "ft", "fticl": {"k": 3}}, "fticl settings"),
+        ({"condition": "ft", "ft": {"split": "paragraphs"}}, "ft.split"),
+        ({"condition": "ft_aug", "augment": {"method": "magic"}}, "augment.method"),
+    ],
+)
+def test_bad_augmentation_configs_are_user_errors(data, message):
+    with pytest.raises(UserError, match=message):
+        config_from_dict({"benchmark": {"name": "reversal"}, **data})
+
+
+def test_bad_template_fails_before_any_directory(tmp_path, tiny_model_dir):
+    template = tmp_path / "t.txt"
+    template.write_text("no placeholder here\n")
+    config = tiny_config(tiny_model_dir, "ft_aug", augment={"method": "local", "local_template": str(template)})
+    runs = tmp_path / "runs"
+    with pytest.raises(UserError, match=r"t\.txt lacks placeholder"):
+        run_experiment(config, runs, progress=False)
+    assert not runs.exists() or list(runs.iterdir()) == []

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from iclft.errors import UserError
 
-CONDITIONS = ("base", "icl", "ft", "ft+icl")
+CONDITIONS = ("base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl")
+AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
 
 
 class _Strict(BaseModel):
@@ -61,6 +62,49 @@ class FinetuneConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(10, ge=0)
     max_length: int = Field(512, gt=0, description="examples are cut to this many tokens")
+    split: Literal["none", "independent", "cumulative"] = Field(
+        "none", description="train on whole documents, one sentence per example, or each sentence after "
+        "its document's earlier sentences as unscored context"
+    )
+
+
+class GeneratorConfig(_Strict):
+    """Who writes the augmentations: the studied model, another local model, or an API server."""
+
+    kind: Literal["self", "local", "api"] = "self"
+    model: str | None = Field(None, description="kind local: zoo name, model folder or hub id")
+    base_url: str | None = Field(None, description="kind api: e.g. http://127.0.0.1:8000/v1")
+    api_model: str | None = Field(None, description="kind api: the model name the server expects")
+    endpoint: Literal["completions", "chat"] = "completions"
+    api_key_env: str | None = Field(None, description="kind api: environment variable holding the key")
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class AugmentConfig(_Strict):
+    """Augmentations added to the FT data (`ft_aug`) or to the context (`icl_aug`), STUDY.md 4."""
+
+    method: Literal["none", "local", "global", "both", "oracle"] = "none"
+    generator: GeneratorConfig = GeneratorConfig()
+    unit: Literal["document", "sentence"] = Field("document", description="local: prompt per document or per sentence")
+    one_per_fact: bool = Field(False, description="augment one seeded document per fact instead of every document")
+    samples: int = Field(1, gt=0, description="generations per prompt (oracle: phrasings per inference)")
+    temperature: float = Field(0.0, ge=0, description="0 is greedy")
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(96, gt=0)
+    local_template: str | None = Field(None, description="prompt file with {text}; default: the built-in one")
+    global_template: str | None = Field(None, description="prompt file with {corpus} and {text}")
+    global_subsample: float = Field(1.0, gt=0, le=1, description="share of the other documents offered as corpus")
+    global_context_tokens: int | None = Field(None, gt=0, description="corpus budget; default: what fits the generator")
+    batch_size: int = Field(16, gt=0, description="prompts per generate call (the cache is written after each)")
+
+
+class FticlConfig(_Strict):
+    """Study Y: k demonstrations before every training input, with no loss on them."""
+
+    k: int = Field(2, gt=0)
+    source: Literal["documents", "fixed"] = Field(
+        "documents", description="k other training documents drawn per example, or one fixed seeded set for all"
+    )
 
 
 class ScoringConfig(_Strict):
@@ -73,14 +117,35 @@ class ExperimentConfig(_Strict):
     name: str | None = Field(None, description="readable slug for the run directory")
     benchmark: BenchmarkConfig
     model: ModelConfig = ModelConfig()
-    condition: Literal["base", "icl", "ft", "ft+icl"] = "base"
+    condition: Literal["base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl"] = "base"
     icl: IclConfig = IclConfig()
     ft: FinetuneConfig = FinetuneConfig()
+    augment: AugmentConfig = AugmentConfig()
+    fticl: FticlConfig = FticlConfig()
     scoring: ScoringConfig = ScoringConfig()
     seed: int = Field(0, description="seed for subsampling, shuffling and initialization")
 
+    @model_validator(mode="after")
+    def _sections_match_condition(self) -> "ExperimentConfig":
+        augmented = self.condition in AUGMENTED_CONDITIONS
+        if augmented and self.augment.method == "none":
+            raise ValueError(f"condition {self.condition} needs augment.method (local, global, both or oracle)")
+        if not augmented and self.augment != AugmentConfig():
+            raise ValueError(f"augment settings are given but condition {self.condition} does not use them")
+        if self.condition != "fticl" and self.fticl != FticlConfig():
+            raise ValueError(f"fticl settings are given but condition {self.condition} does not use them")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The resolved config. Settings added after the first release are left out while at
+        their defaults, so configs that do not use them keep their files and content hashes."""
+        data = self.model_dump(mode="json")
+        for key, default in (("augment", AugmentConfig()), ("fticl", FticlConfig())):
+            if getattr(self, key) == default:
+                del data[key]
+        if self.ft.split == "none":
+            del data["ft"]["split"]
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)

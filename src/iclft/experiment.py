@@ -5,8 +5,11 @@
         samples.jsonl              every item: options, per-option log-prob and token count, predictions
         metrics.json               accuracy per split, computed from samples.jsonl
         train_log.jsonl            fine-tuning conditions: one line per optimizer step
+        augmentations.jsonl        ft_aug / icl_aug: the statements added, with audit verdicts
+        augmentation.json          ft_aug / icl_aug: audit summary and token accounting
     <runs_dir>/.<slug>-<hash>.partial/   a run in progress; renamed into place when complete
     <runs_dir>/checkpoints/<key>/  fine-tuned weights, shared by `ft` and `ft+icl` runs
+    <runs_dir>/generations/        the generation cache of the augmenters (one file per prompt)
 
 A failure removes the `.partial` folder (a hard kill may leave it; the next attempt deletes it).
 Fine-tuned weights are saved before scoring, so a crash while scoring does not repeat training.
@@ -25,12 +28,14 @@ from iclft.benchmarks.schema import Benchmark, content_hash
 from iclft.config import ExperimentConfig
 from iclft.evaluation.metrics import compute_metrics
 from iclft.evaluation.scoring import score_items
+from iclft.exposure.augment import AugmentResult, build_augmentations
+from iclft.exposure.data import training_examples
 from iclft.exposure.finetune import finetune
-from iclft.models.base import TrainExample
 from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 
-FT_CONDITIONS = ("ft", "ft+icl")
-ICL_CONDITIONS = ("icl", "ft+icl")
+FT_CONDITIONS = ("ft", "ft+icl", "ft_aug", "fticl")
+ICL_CONDITIONS = ("icl", "ft+icl", "icl_aug")
+AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
 
 
 def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
@@ -51,7 +56,8 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
     from iclft.models import load_model
 
     lm = load_model(config.model)
-    context = _context(config, bench)
+    augmented = _augment(config, bench, lm, runs_dir, progress)  # before fine-tuning changes `lm`
+    context = _context(config, bench, augmented)
     if context:
         _check_fits(lm, context, bench, config)
 
@@ -62,8 +68,10 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
     try:
         atomic_write_text(partial / "config.yaml", config.to_yaml())
         extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench), "context_tokens": lm.count_tokens(context)}
+        if augmented:
+            extra["augmentation"] = _write_augmentation(partial, augmented, lm, config, bench)
         if config.condition in FT_CONDITIONS:
-            ckpt = _finetuned(lm, config, bench, runs_dir, progress)
+            ckpt = _finetuned(lm, config, bench, augmented, runs_dir, progress)
             shutil.copyfile(ckpt / "train_log.jsonl", partial / "train_log.jsonl")
             extra["finetune"] = json.loads((ckpt / "summary.json").read_text())
         samples = score_items(lm, bench.items, context=context, progress=progress)
@@ -79,11 +87,39 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
     return final
 
 
-def _context(config: ExperimentConfig, bench: Benchmark) -> str:
-    if config.condition not in ICL_CONDITIONS:
-        return ""
+def _augment(config: ExperimentConfig, bench: Benchmark, lm, runs_dir: Path, progress: bool) -> AugmentResult | None:
+    if config.condition not in AUGMENTED_CONDITIONS:
+        return None
+    return build_augmentations(bench, config.augment, config.model, lm, runs_dir, config.seed, progress)
+
+
+def _write_augmentation(run_dir: Path, augmented: AugmentResult, lm, config: ExperimentConfig, bench: Benchmark) -> dict:
+    """augmentations.jsonl and augmentation.json; returns what metrics.json keeps of them.
+
+    The accounting sets the tokens spent on augmentation (training time) beside the tokens
+    the `icl` condition processes at test time (its context once per question, without
+    cache reuse; and once in all, with it)."""
     from iclft.exposure.icl import icl_context
 
+    write_jsonl(run_dir / "augmentations.jsonl", augmented.records())
+    icl_tokens = lm.count_tokens(icl_context(bench.documents, config.icl, config.seed))
+    accounting = {
+        "augmentation": augmented.accounting,
+        "icl_test_time": {"context_tokens": icl_tokens, "questions": len(bench.items),
+                          "tokens_without_cache_reuse": icl_tokens * len(bench.items)},
+    }
+    summary = {"method": config.augment.method, "audit": augmented.audit, "accounting": accounting}
+    write_json(run_dir / "augmentation.json", summary)
+    return summary
+
+
+def _context(config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None = None) -> str:
+    if config.condition not in ICL_CONDITIONS:
+        return ""
+    from iclft.exposure.icl import icl_aug_context, icl_context
+
+    if augmented is not None:
+        return icl_aug_context(bench.documents, augmented.augmentations, config.icl, config.seed)
     return icl_context(bench.documents, config.icl, config.seed)
 
 
@@ -101,14 +137,20 @@ def _check_fits(lm, context: str, bench: Benchmark, config: ExperimentConfig) ->
 
 
 def checkpoint_key(config: ExperimentConfig) -> str:
-    """What determines the fine-tuned weights: benchmark, model, fine-tuning settings, seed."""
+    """What determines the fine-tuned weights: benchmark, model, fine-tuning settings (sentence
+    splitting included), seed, and the augmentation or FTICL settings that change the data."""
     data = config.to_dict()
     key = {k: data[k] for k in ("benchmark", "model", "ft", "seed")}
+    if config.condition == "ft_aug":
+        key["augment"] = data["augment"]
+    if config.condition == "fticl":
+        key["fticl"] = data.get("fticl", {})
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return f"{config.benchmark.name}-{Path(config.model.name).name}-{config.ft.method}-{digest}"
 
 
-def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, runs_dir: Path, progress: bool) -> Path:
+def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, runs_dir: Path,
+               progress: bool) -> Path:
     """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint."""
     from safetensors.torch import load_model as load_weights
     from safetensors.torch import save_model as save_weights
@@ -121,7 +163,7 @@ def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, runs_dir: Path, p
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    examples = [TrainExample(doc.text) for doc in bench.documents]
+    examples = training_examples(bench, config, augmented.augmentations if augmented else [])
     summary = finetune(lm, examples, config.ft, seed=config.seed, log_path=tmp / "train_log.jsonl", progress=progress)
     save_weights(lm.model, str(tmp / "model.safetensors"))
     write_json(tmp / "summary.json", summary)

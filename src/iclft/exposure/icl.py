@@ -35,3 +35,14 @@ def icl_context(documents: list[Document], cfg: IclConfig, seed: int) -> str:
     """Instruction, then the documents separated by blank lines, then a blank line before the question."""
     texts = [doc.text.strip() for doc in select_documents(documents, cfg, seed)]
     return cfg.instruction.strip() + "\n\n" + "\n\n".join(texts) + "\n\n"
+
+
+def icl_aug_context(documents: list[Document], augmentations, cfg: IclConfig, seed: int) -> str:
+    """`icl_context`, then the augmentations of the documents in it: those written for a
+    chosen document, or (oracle) for a fact that a chosen document states."""
+    chosen = select_documents(documents, cfg, seed)
+    ids = {doc.id for doc in chosen}
+    facts = {f for doc in chosen for f in doc.fact_ids}
+    kept = [a.text for a in augmentations if a.source in ids or (a.source.startswith("fact:") and facts & set(a.fact_ids))]
+    texts = [doc.text.strip() for doc in chosen] + kept
+    return cfg.instruction.strip() + "\n\n" + "\n\n".join(texts) + "\n\n"
