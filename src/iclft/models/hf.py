@@ -102,10 +102,9 @@ class TransformersModel(LanguageModel):
 
         if past is None:
             cache = DynamicCache()  # no start-of-text token and no context
-        elif rows is None:
-            cache = DynamicCache(ddp_cache_data=[(k.expand(len(ids), -1, -1, -1), v.expand(len(ids), -1, -1, -1)) for k, v in past])
         else:
-            cache = DynamicCache(ddp_cache_data=[(k[rows], v[rows]) for k, v in past])
+            pick = (lambda t: t.expand(len(ids), -1, -1, -1)) if rows is None else (lambda t: t[rows])
+            cache = DynamicCache(ddp_cache_data=[(pick(k), pick(v)) for k, v in past])  # copies: `past` stays intact
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1 if last_only else 0)
         logprobs = out.logits.float().log_softmax(-1)
         return logprobs, [(layer.keys, layer.values) for layer in cache.layers]
