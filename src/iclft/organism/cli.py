@@ -1,0 +1,87 @@
+"""`iclft organism curriculum | train | eval`: thin wrappers over the organism's Python API.
+
+Hook into `iclft.cli.build_parser` with `add_organism_commands(sub)`; each subcommand sets
+`func`, called with the parsed args.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from iclft.errors import UserError
+
+
+def _overrides(pairs: list[str], cls, what: str) -> dict:
+    """KEY=VALUE pairs (values parsed as JSON when they parse) checked against a dataclass."""
+    known = {f.name for f in fields(cls)}
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise UserError(f"{what}: expected KEY=VALUE with KEY one of {', '.join(sorted(known))}, not {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _params(args):
+    from iclft.organism.curriculum import CurriculumParams
+
+    return CurriculumParams(seed=args.seed, **_overrides(args.curriculum, CurriculumParams, "--curriculum"))
+
+
+def cmd_curriculum(args) -> None:
+    from iclft.organism.curriculum import Curriculum, render
+
+    cur = Curriculum(_params(args))
+    docs = [render(d) for d in cur.docs(args.start, args.n)]
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps({"text": t}) + "\n" for t in docs))
+    else:
+        print("\n=====\n".join(docs))
+
+
+def cmd_train(args) -> None:
+    from iclft.organism.evaluate import evaluate_folder
+    from iclft.organism.train import TrainConfig, train
+
+    cfg = TrainConfig(seed=args.seed, **_overrides(args.set, TrainConfig, "--set"))
+    train(cfg, _params(args), args.out, evaluate=None if args.no_eval else evaluate_folder)
+
+
+def cmd_eval(args) -> None:
+    from iclft.organism.evaluate import evaluate_folder
+
+    print(json.dumps(evaluate_folder(args.folder, seed=args.seed, n_facts=args.n_facts, facts_per_context=args.facts_per_context), indent=1))
+
+
+def add_organism_commands(subparsers) -> None:
+    org = subparsers.add_parser("organism", help="the model organism: curriculum, training, evaluation")
+    osub = org.add_subparsers(dest="organism_command", required=True)
+
+    p = osub.add_parser("curriculum", help="print or write curriculum documents")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=5)
+    p.add_argument("--start", type=int, default=0)
+    p.add_argument("--out", help="write JSON lines here instead of printing")
+    p.add_argument("--curriculum", nargs="*", metavar="KEY=VALUE", help="curriculum parameters")
+    p.set_defaults(func=cmd_curriculum)
+
+    p = osub.add_parser("train", help="train a tokenizer and a small Llama from scratch")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="training settings (TrainConfig fields)")
+    p.add_argument("--curriculum", nargs="*", metavar="KEY=VALUE", help="curriculum parameters")
+    p.add_argument("--no-eval", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = osub.add_parser("eval", help="base / in-context accuracies on fresh test-pool benchmarks")
+    p.add_argument("folder")
+    p.add_argument("--seed", type=int, default=1000)
+    p.add_argument("--n-facts", type=int, default=56)
+    p.add_argument("--facts-per-context", type=int, default=4)
+    p.set_defaults(func=cmd_eval)

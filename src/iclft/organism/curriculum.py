@@ -1,0 +1,221 @@
+"""The organism's pretraining curriculum: seeded documents over the PRETRAIN word pool.
+
+Every document looks like an `icl` prompt followed by answers: the standard instruction, a
+small knowledge base (facts, one per paragraph), then *queries*, each a question prefix and
+its answer, written exactly as the benchmarks' test items are (prefix, a space, the correct
+option). So the in-context inference the benchmarks test is what the model is trained on,
+over words it will never see at test time.
+
+A document is a list of `Piece`s (text + role); the trainer turns roles into loss weights
+("fact", "prompt", "answer"). Families:
+
+- `copy`: a list of nonsense words, then the same list again (induction warm-up);
+- `recall`: comparison facts, then forward queries with the same lead-ins (copy warm-up);
+- `compare`: comparison facts, one dimension per document by default, then forward and
+  reversed queries (the reversed one uses the converse comparative);
+- `syllogism`: premise pairs in the benchmark's format, then valid conclusions;
+- `facts`: comparison facts only, no queries (plain documents).
+
+Some dimensions and lead-ins are held out (never written), for the held-out evaluation.
+Only words from `nonsense_words(..., pool="pretrain")` are used; `build_curriculum` asserts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field
+
+from iclft.benchmarks.lexicon import nonsense_words, plural, pool_of
+from iclft.benchmarks.reversal import DIMENSIONS, TEST_LEAD_INS, TRAIN_LEAD_INS
+from iclft.benchmarks.syllogism import candidates, is_valid, valid_forms
+
+INSTRUCTION = (
+    "Read the following documents carefully. They state facts that you need to answer "
+    "the question after them."
+)
+EXTRA_LEAD_INS = (
+    ("Some say that", "."),
+    ("Records show that", "."),
+    ("It is often said that", "."),
+    ("Experts note that", "."),
+    ("We have learned that", "."),
+    ("Note that", "."),
+    ("It seems that", "."),
+    ("Evidently,", "."),
+)
+ALL_LEAD_INS = tuple(TRAIN_LEAD_INS) + tuple((s, ".") for s in TEST_LEAD_INS) + EXTRA_LEAD_INS
+HELD_OUT_LEAD_INS = (("It seems that", "."), ("Evidently,", "."))
+HELD_OUT_DIMENSIONS = ("wetness", "sharpness", "popularity", "fragility")
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str
+    role: str  # "fact", "prompt" (question prefix) or "answer"
+
+
+@dataclass
+class CurriculumParams:
+    seed: int = 0
+    n_words: int = 4000
+    mix: dict[str, float] = field(
+        default_factory=lambda: {"copy": 0.1, "recall": 0.2, "compare": 0.45, "syllogism": 0.15, "facts": 0.1}
+    )
+    facts_per_doc: tuple[int, int] = (2, 8)
+    queries_per_doc: tuple[int, int] = (4, 10)
+    reversal_share: float = 0.5
+    one_dimension_per_doc: bool = True
+    lead_in_share: float = 0.8
+    held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
+    held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def pretrain_words(n: int, seed: int) -> list[str]:
+    """n plural nonsense nouns from the pretrain pool (asserted)."""
+    words = [plural(w) for w in nonsense_words(n, seed=seed, pool="pretrain")]
+    assert all(pool_of(w[:-1]) == "pretrain" for w in words), "curriculum word outside the pretrain pool"
+    return words
+
+
+class Curriculum:
+    """An endless, seeded stream of documents: `doc(i)` is a pure function of (params, i)."""
+
+    def __init__(self, params: CurriculumParams):
+        self.params = params
+        self.words = pretrain_words(params.n_words, params.seed)
+        self.dimensions = [d for d in DIMENSIONS if d[0] not in params.held_out_dimensions]
+        held = {tuple(x) for x in params.held_out_lead_ins}
+        self.lead_ins = [x for x in ALL_LEAD_INS if x not in held]
+        self.families = sorted(params.mix)
+        self.weights = [params.mix[f] for f in self.families]
+
+    def doc(self, index: int, family: str | None = None) -> list[Piece]:
+        rng = random.Random(f"{self.params.seed}:{index}")
+        family = family or rng.choices(self.families, self.weights)[0]
+        return getattr(self, f"_{family}")(rng)
+
+    def docs(self, start: int, count: int) -> list[list[Piece]]:
+        return [self.doc(i) for i in range(start, start + count)]
+
+    # -- building blocks --------------------------------------------------------------------
+
+    def _nouns(self, rng: random.Random, n: int) -> list[str]:
+        return rng.sample(self.words, n)
+
+    def _lead(self, rng: random.Random) -> tuple[str, str]:
+        return rng.choice(self.lead_ins) if rng.random() < self.params.lead_in_share else ("", ".")
+
+    @staticmethod
+    def _sentence(lead: tuple[str, str], body: str) -> str:
+        start, end = lead
+        if not start:
+            return body + "."
+        return f"{start} {body}{end}"
+
+    def _comparisons(self, rng: random.Random) -> list[dict]:
+        n = rng.randint(*self.params.facts_per_doc)
+        nouns = self._nouns(rng, 2 * n)
+        shared = rng.choice(self.dimensions)
+        facts = []
+        for i in range(n):
+            _, more, less = shared if self.params.one_dimension_per_doc else rng.choice(self.dimensions)
+            comparative, converse = (more, less) if rng.random() < 0.5 else (less, more)
+            facts.append({"a": nouns[2 * i], "b": nouns[2 * i + 1], "cmp": comparative, "conv": converse})
+        return facts
+
+    def _fact_pieces(self, rng: random.Random, statements: list[str]) -> list[Piece]:
+        body = "\n\n".join(statements)
+        return [Piece(INSTRUCTION + "\n\n" + body + "\n\n", "fact")]
+
+    @staticmethod
+    def _query(prefix: str, answer: str) -> list[Piece]:
+        return [Piece(prefix, "prompt"), Piece(" " + answer + "\n\n", "answer")]
+
+    # -- families ---------------------------------------------------------------------------
+
+    def _copy(self, rng: random.Random) -> list[Piece]:
+        words = self._nouns(rng, rng.randint(4, 16))
+        listing = " ".join(words) + "."
+        return [Piece(INSTRUCTION + "\n\n" + "Words: " + listing + "\n\n", "fact"), *self._query("Words:", listing)]
+
+    def _recall(self, rng: random.Random) -> list[Piece]:
+        return self._compare(rng, reversal_share=0.0, same_lead=True)
+
+    def _facts(self, rng: random.Random) -> list[Piece]:
+        facts = self._comparisons(rng)
+        return self._fact_pieces(rng, [self._sentence(self._lead(rng), f"{f['a']} are {f['cmp']} than {f['b']}") for f in facts])
+
+    def _compare(self, rng: random.Random, reversal_share: float | None = None, same_lead: bool = False) -> list[Piece]:
+        share = self.params.reversal_share if reversal_share is None else reversal_share
+        facts = self._comparisons(rng)
+        leads = [self._lead(rng) for _ in facts]
+        statements = [self._sentence(lead, f"{f['a']} are {f['cmp']} than {f['b']}") for lead, f in zip(leads, facts)]
+        pieces = self._fact_pieces(rng, statements)
+        for _ in range(rng.randint(*self.params.queries_per_doc)):
+            k = rng.randrange(len(facts))
+            f = facts[k]
+            start = (leads[k] if same_lead else self._lead(rng))[0]
+            if rng.random() < share:
+                subject, answer = f["b"], f"{f['conv']} than {f['a']}."
+            else:
+                subject, answer = f["a"], f"{f['cmp']} than {f['b']}."
+            pieces += self._query(f"{start} {subject} are".strip(), answer)
+        return pieces
+
+    def _syllogism(self, rng: random.Random) -> list[Piece]:
+        n = rng.randint(1, 4)
+        forms = list(valid_forms().items())
+        examples, texts = [], []
+        for _ in range(n):
+            name, premises = rng.choice(forms)
+            roles = dict(zip("SMP", self._nouns(rng, 3)))
+            stated = [(q, roles[s], roles[p]) for q, s, p in premises]
+            rng.shuffle(stated)
+            named = list(dict.fromkeys(t for _, s, p in stated for t in (s, p)))
+            texts.append(
+                f"The relationships between {named[0]}, {named[1]} and {named[2]} are: "
+                + " ".join(_statement(s) for s in stated)
+            )
+            examples.append((premises, roles))
+        pieces = self._fact_pieces(rng, texts)
+        for _ in range(rng.randint(1, 2 * n)):
+            premises, roles = rng.choice(examples)
+            first, second = rng.sample(["S", "P"], 2)
+            valid = [c for c in candidates(first, second) if is_valid(premises, c)]
+            q, s, p = rng.choice(valid)
+            pieces += self._query(
+                f"The relationships between {roles[first]} and {roles[second]} are:", _statement((q, roles[s], roles[p]))
+            )
+        return pieces
+
+
+def _statement(statement: tuple[str, str, str]) -> str:
+    q, s, p = statement
+    return f"{q.capitalize()} {s} are {p}."
+
+
+def render(pieces: list[Piece]) -> str:
+    return "".join(p.text for p in pieces)
+
+
+def tokenizer_corpus() -> list[str]:
+    """English template text for the tokenizer (no nonsense words, so no word-specific merges)."""
+    lines = [INSTRUCTION, "Words:", "The relationships between and are:", "All Some No are"]
+    lines += [f"{s}{e}" for s, e in ALL_LEAD_INS]
+    lines += [f"are {more} than. are {less} than." for _, more, less in DIMENSIONS]
+    return lines * 20 + ["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,:;?!\n"]
+
+
+def curriculum_hash(params: CurriculumParams, n_docs: int = 200) -> str:
+    """sha256 of the first n_docs documents: a fingerprint of what the generator writes."""
+    cur = Curriculum(params)
+    text = "\x00".join(render(d) for d in cur.docs(0, n_docs))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

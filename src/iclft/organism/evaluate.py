@@ -1,0 +1,90 @@
+"""Evaluate an organism on benchmarks drawn from the TEST word pool.
+
+The reversal and syllogism generators draw their words with `nonsense_words(...)`, whose
+default pool is "test"; `_check_test_pool` asserts it for every benchmark made here. Contexts
+are small (a few facts each, one document per fact) so they fit the organism's length; each
+item is scored after the `icl_context` of its own group of facts, by `score_items`, exactly
+as the `icl` condition scores (likelihood of each option, summed log-probs).
+
+Reported accuracies: `base` (no context: should be at chance), `icl_forward`,
+`icl_reversal`, `icl_syllogism`, and `heldout_dim_forward` / `heldout_dim_reversal` on facts
+whose dimension the curriculum never writes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from iclft.benchmarks.lexicon import pool_of
+from iclft.benchmarks.reversal import make_reversal
+from iclft.benchmarks.schema import Benchmark, TestItem
+from iclft.benchmarks.syllogism import make_syllogism
+from iclft.config import IclConfig
+from iclft.evaluation.scoring import score_items
+from iclft.exposure.icl import icl_context
+from iclft.organism.curriculum import HELD_OUT_DIMENSIONS
+
+
+def _check_test_pool(bench: Benchmark) -> None:
+    nouns = {w for d in bench.documents for w in re.findall(r"\b[a-z]+s\b", d.text)}
+    words = {f[k] for f in bench.facts for k in ("a", "b") if k in f} | {w for f in bench.facts for w in f.get("terms", {}).values()}
+    assert words and all(pool_of(w[:-1]) == "test" for w in words), "benchmark word outside the test pool"
+    assert nouns >= words
+
+
+def _accuracy(records: list[dict]) -> float:
+    return sum(r["pred"]["sum"] in r["answers"] for r in records) / max(1, len(records))
+
+
+def _grouped(bench: Benchmark, per_context: int, seed: int) -> list[tuple[str, list[TestItem]]]:
+    """(context, items) per group of `per_context` facts, in fact order."""
+    groups = []
+    fact_ids = [f["id"] for f in bench.facts]
+    cfg = IclConfig(one_per_fact=True)
+    for start in range(0, len(fact_ids), per_context):
+        chunk = set(fact_ids[start : start + per_context])
+        docs = [d for d in bench.documents if set(d.fact_ids) & chunk]
+        items = [it for it in bench.items if set(it.fact_ids) & chunk]
+        groups.append((icl_context(docs, cfg, seed + start), items))
+    return groups
+
+
+def _score_groups(lm, groups) -> list[dict]:
+    records = []
+    for context, items in groups:
+        records += score_items(lm, items, context, progress=False)
+    return records
+
+
+def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: int = 4, n_syllogisms: int = 30, syllogisms_per_context: int = 2) -> dict:
+    """Accuracies of a loaded `LanguageModel` on fresh test-pool benchmarks."""
+    rev = make_reversal(seed=seed, n_facts=n_facts, docs_per_fact=1)
+    syl = make_syllogism(seed=seed, n_train=n_syllogisms)
+    _check_test_pool(rev)
+    _check_test_pool(syl)
+    dims = {f["id"]: f["dimension"] for f in rev.facts}
+    base = score_items(lm, rev.items, "", progress=False)
+    icl = _score_groups(lm, _grouped(rev, facts_per_context, seed))
+    syl_records = _score_groups(lm, _grouped(syl, syllogisms_per_context, seed))
+
+    def pick(records, split, held=None):
+        return [r for r in records if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)]
+
+    return {
+        "base_forward": _accuracy(pick(base, "forward")),
+        "base_reversal": _accuracy(pick(base, "reversal")),
+        "icl_forward": _accuracy(pick(icl, "forward", held=False)),
+        "icl_reversal": _accuracy(pick(icl, "reversal", held=False)),
+        "icl_syllogism": _accuracy(syl_records),
+        "syllogism_chance": sum(it.chance for it in syl.items) / len(syl.items),
+        "heldout_dim_forward": _accuracy(pick(icl, "forward", held=True)),
+        "heldout_dim_reversal": _accuracy(pick(icl, "reversal", held=True)),
+    }
+
+
+def evaluate_folder(folder: str | Path, **kwargs) -> dict:
+    from iclft.models.hf import TransformersModel
+
+    lm = TransformersModel(folder, device="cpu")
+    return {k: round(v, 3) for k, v in evaluate_model(lm, **kwargs).items()}

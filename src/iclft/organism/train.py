@@ -1,0 +1,202 @@
+"""Train the organism: a small-vocabulary tokenizer and a small Llama from scratch.
+
+One short loop (nanoGPT style): AdamW, linear warm-up then cosine decay, optional bf16
+autocast, `torch.set_num_threads(threads)`. Each batch row is one curriculum document
+(right-padded, never packed), and every token's loss is weighted by its piece's role, so the
+loss can focus on the queries' answers. The first `warmup_docs_steps` steps draw only the
+warm-up families (copy, recall). The result is a normal transformers folder plus
+`iclft_organism.json` (config, seed, curriculum params and hash, training curve, evals).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from iclft.organism.curriculum import Curriculum, CurriculumParams, Piece, curriculum_hash, tokenizer_corpus
+
+BOS = "<|endoftext|>"
+PAD = "<|pad|>"
+MANIFEST = "iclft_organism.json"
+
+
+@dataclass
+class TrainConfig:
+    tokenizer: str = "bpe"  # "bpe" (English merges only) or "char" (bytes, no merges)
+    vocab_size: int = 400
+    layers: int = 4
+    width: int = 128
+    heads: int = 4
+    seq_len: int = 512
+    batch_size: int = 8
+    steps: int = 2000
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 0.05
+    threads: int = 1
+    bf16: bool = False
+    seed: int = 0
+    role_weights: dict[str, float] = field(default_factory=lambda: {"fact": 0.1, "prompt": 0.1, "answer": 1.0})
+    warmup_docs_steps: int = 0
+    log_every: int = 50
+    eval_every: int = 0  # 0: evaluate only at the end (if an eval function is given)
+
+
+def build_tokenizer(kind: str, vocab_size: int):
+    """A byte-level tokenizer: BPE merges learned from the English template text only, or none."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    size = len(alphabet) + 2 if kind == "char" else len(alphabet) + 2 + vocab_size
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=size, special_tokens=[BOS, PAD], initial_alphabet=alphabet, show_progress=False)
+    tok.train_from_iterator(tokenizer_corpus(), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None)
+
+
+def encode_doc(tokenizer, pieces: list[Piece], role_weights: dict[str, float], max_len: int) -> tuple[list[int], list[float]]:
+    """Token ids (start token first) and the loss weight of each token as a target."""
+    ids, weights = [tokenizer.bos_token_id], [0.0]
+    for piece in pieces:
+        piece_ids = tokenizer(piece.text, add_special_tokens=False)["input_ids"]
+        ids += piece_ids
+        weights += [role_weights.get(piece.role, 0.0)] * len(piece_ids)
+    return ids[:max_len], weights[:max_len]
+
+
+def build_model(cfg: TrainConfig, tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.width,
+        intermediate_size=4 * cfg.width,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.heads,
+        max_position_embeddings=cfg.seq_len,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(cfg.seed)
+    return LlamaForCausalLM(config)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def make_batch(tokenizer, curriculum: Curriculum, cfg: TrainConfig, step: int):
+    """Input ids, targets and target weights of one batch (right-padded)."""
+    import torch
+
+    warm = step < cfg.warmup_docs_steps
+    docs = []
+    for row in range(cfg.batch_size):
+        index = step * cfg.batch_size + row
+        family = ("copy", "recall")[index % 2] if warm else None
+        docs.append(encode_doc(tokenizer, curriculum.doc(index, family), cfg.role_weights, cfg.seq_len + 1))
+    width = max(len(ids) for ids, _ in docs)
+    pad = tokenizer.pad_token_id
+    ids = torch.tensor([d + [pad] * (width - len(d)) for d, _ in docs])
+    weights = torch.tensor([w + [0.0] * (width - len(w)) for _, w in docs])
+    return ids[:, :-1], ids[:, 1:], weights[:, 1:]
+
+
+def weighted_loss(model, inputs, targets, weights, bf16: bool):
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=inputs).logits
+    losses = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
+    return (losses * weights).sum() / weights.sum().clamp(min=1e-6)
+
+
+def train(
+    cfg: TrainConfig,
+    params: CurriculumParams,
+    out: str | Path,
+    evaluate: Callable[[Path], dict] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train and save the organism to `out`; `evaluate(folder)` is run on saved checkpoints."""
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(out)
+    tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size)
+    tokenizer.model_max_length = cfg.seq_len
+    curriculum = Curriculum(params)
+    model = build_model(cfg, tokenizer)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, betas=(0.9, 0.95),
+    )
+    curve, evals, tokens, start = [], [], 0, time.time()
+    running = None
+    for step in range(cfg.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        inputs, targets, weights = make_batch(tokenizer, curriculum, cfg, step)
+        loss = weighted_loss(model, inputs, targets, weights, cfg.bf16)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens += int((targets != tokenizer.pad_token_id).sum())
+        running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            row = {"step": step + 1, "tokens": tokens, "loss": round(running, 4), "seconds": round(time.time() - start, 1)}
+            curve.append(row)
+            if progress:
+                print(json.dumps(row), flush=True)
+        if evaluate and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
+            _save(model, tokenizer, out, cfg, params, curve, evals)
+            evals.append({"step": step + 1, "tokens": tokens, **evaluate(out)})
+            if progress:
+                print(json.dumps(evals[-1]), flush=True)
+    _save(model, tokenizer, out, cfg, params, curve, evals)
+    if evaluate:
+        evals.append({"step": cfg.steps, "tokens": tokens, **evaluate(out)})
+        if progress:
+            print(json.dumps(evals[-1]), flush=True)
+        _write_manifest(out, cfg, params, curve, evals)
+    return out
+
+
+def _save(model, tokenizer, out: Path, cfg, params, curve, evals) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    _write_manifest(out, cfg, params, curve, evals)
+
+
+def _write_manifest(out: Path, cfg: TrainConfig, params: CurriculumParams, curve, evals) -> None:
+    manifest = {
+        "train_config": asdict(cfg),
+        "seed": cfg.seed,
+        "curriculum": params.to_dict(),
+        "curriculum_params_hash": params.hash(),
+        "curriculum_hash": curriculum_hash(params),
+        "curve": curve,
+        "evals": evals,
+    }
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    tmp.replace(out / MANIFEST)

@@ -1,0 +1,50 @@
+"""The model organism: curriculum determinism, word pools, a tiny training run that loads."""
+
+import json
+
+from iclft.benchmarks.lexicon import nonsense_words, pool_of
+from iclft.organism.curriculum import Curriculum, CurriculumParams, curriculum_hash, render
+from iclft.organism.evaluate import evaluate_model
+from iclft.organism.train import MANIFEST, TrainConfig, train
+
+
+def test_curriculum_is_deterministic():
+    a = Curriculum(CurriculumParams(seed=3, n_words=300)).docs(0, 50)
+    b = Curriculum(CurriculumParams(seed=3, n_words=300)).docs(0, 50)
+    assert [render(d) for d in a] == [render(d) for d in b]
+    other = Curriculum(CurriculumParams(seed=4, n_words=300)).docs(0, 50)
+    assert [render(d) for d in a] != [render(d) for d in other]
+    assert curriculum_hash(CurriculumParams(seed=3, n_words=300), 20) == curriculum_hash(CurriculumParams(seed=3, n_words=300), 20)
+
+
+def test_every_family_is_written():
+    cur = Curriculum(CurriculumParams(n_words=300))
+    for family in cur.families:
+        text = render(cur.doc(0, family))
+        assert text.startswith("Read the following documents")
+
+
+def test_curriculum_words_are_never_test_words():
+    cur = Curriculum(CurriculumParams(seed=0, n_words=2000))
+    assert all(pool_of(w[:-1]) == "pretrain" for w in cur.words)
+    test_words = {w + "s" for w in nonsense_words(2000, seed=0, pool="test")}
+    assert not test_words & set(cur.words)
+
+
+def test_held_out_dimensions_are_not_written():
+    params = CurriculumParams(n_words=300)
+    text = " ".join(render(d) for d in Curriculum(params).docs(0, 300))
+    for word in ("wetter", "drier", "sharper", "duller", "more fragile"):
+        assert f" {word} than " not in text
+
+
+def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
+    from iclft.models.hf import TransformersModel
+
+    cfg = TrainConfig(steps=20, layers=1, width=32, heads=2, seq_len=384, batch_size=2, log_every=10)
+    folder = train(cfg, CurriculumParams(n_words=300), tmp_path / "organism", progress=False)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["curve"][-1]["step"] == 20
+    lm = TransformersModel(folder, device="cpu")
+    result = evaluate_model(lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2)
+    assert 0.0 <= result["icl_reversal"] <= 1.0 and 0.0 <= result["base_forward"] <= 1.0
