@@ -62,7 +62,8 @@ def build_augmentations(
     else:
         generator = Generator(cfg.generator, studied_model, studied_lm)
         prompts = _prompts(bench, cfg, generator, seed)
-        augmentations, accounting = _generate(bench, cfg, generator, prompts, Path(runs_dir) / "generations", progress)
+        cache_dir = Path(runs_dir) / "generations"
+        augmentations, accounting = _generate(bench, cfg, generator, prompts, cache_dir, seed, progress)
     statements = [s for a in augmentations for s in a.statements]
     summary, flat = audit_statements(bench, statements)
     verdicts, i = [], 0
@@ -100,10 +101,11 @@ def _prompts(bench: Benchmark, cfg: AugmentConfig, generator: Generator, seed: i
     return prompts
 
 
-def _generate(bench, cfg: AugmentConfig, generator: Generator, prompts: list[Prompt], cache_dir: Path, progress: bool):
+def _generate(bench, cfg: AugmentConfig, generator: Generator, prompts: list[Prompt], cache_dir: Path, seed: int,
+              progress: bool):
     settings = GenerationSettings(
         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-        num_samples=cfg.samples, seed=0, stop=list(STOP),
+        num_samples=cfg.samples, seed=seed, stop=list(STOP),
     )
     records, counts = generate_cached(
         generator.get, generator.model_id, [p.text for p in prompts], settings, GenerationCache(cache_dir),
