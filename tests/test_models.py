@@ -43,7 +43,7 @@ def test_cached_scores_equal_uncached(tiny_lm, context):
 
 
 def test_small_batches_give_the_same_scores(tiny_model_dir, tiny_lm):
-    small = TransformersModel(tiny_model_dir, device="cpu", batch_tokens=1)  # one row per forward call
+    small = TransformersModel(tiny_model_dir, device="cpu", pack_tokens=1)  # one request per forward call
     for a, b in zip(small.score(REQUESTS, CONTEXT), tiny_lm.score(REQUESTS, CONTEXT)):
         assert [x.logprob for x in a] == pytest.approx([x.logprob for x in b], abs=1e-5)
 

@@ -1,23 +1,17 @@
 """The transformers backend: any causal-LM folder or hub id as a `LanguageModel`.
 
-Scoring reuses key/value caches at two levels:
-
-1. the shared context (e.g. the whole training corpus) is run once per `score` call;
-2. requests are grouped by prefix length, so a batch of prefixes runs in one forward pass on
-   top of the context with no padding at all; then every option of those requests runs in one
-   forward pass on top of its own request's cached prefix, right-padded. Right padding needs
-   no attention mask and no position ids (pad tokens come after every real token), so cached
-   scores equal plain full-sequence scores exactly (up to float rounding).
-
-Caches are kept as plain per-layer (keys, values) tensors and a fresh `DynamicCache` is
-built for every forward call, because transformers mutates caches in place. Every layer is
-a full (non-sliding) cache layer; sliding-window models still get their sliding masks from
-absolute positions, so this stays exact for them too (at the cost of some memory).
+Scoring reuses key/value caches: the shared context (e.g. the whole training corpus in the
+`icl` condition) is run once per `score` call; then requests are packed into sequences of
+about `pack_tokens` tokens (see `iclft.models.packing`), each prefix once followed by all of
+its options, and each pack runs in one forward pass on top of the cached context with a
+tree-shaped attention mask and per-option position ids. The context's cache is copied once
+per pack, not once per option, and no token is padding. For models with sliding-window
+layers (Gemma 3) the mask carries the window too, so scores stay equal to plain
+full-sequence scores (up to float rounding).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import torch
@@ -25,6 +19,7 @@ from tqdm.auto import tqdm
 
 from iclft.errors import UserError
 from iclft.models.base import GenerationSettings, LanguageModel, OptionScore, ScoreRequest, segment_texts
+from iclft.models.packing import Pack, make_packs
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_LENGTH_CAP = 32768
@@ -51,7 +46,8 @@ class TransformersModel(LanguageModel):
         device: str = "auto",
         bos_token: str | None = None,
         name: str | None = None,
-        batch_tokens: int = 49152,
+        batch_tokens: int = 16384,
+        pack_tokens: int = 1024,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -65,7 +61,8 @@ class TransformersModel(LanguageModel):
         self.model.to(self.device).eval()
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
         self.bos_id = self.tokenizer.convert_tokens_to_ids(bos) if bos is not None else None
-        self.batch_tokens = batch_tokens  # rows x cached length per forward call
+        self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
+        self.pack_tokens = pack_tokens  # scoring: tokens of questions and options per forward call
 
     # -- tokenization ---------------------------------------------------------------------
 
@@ -94,24 +91,6 @@ class TransformersModel(LanguageModel):
                 f"{what} is {n_tokens} tokens, but model {self.name} accepts at most {self.max_length}"
             )
 
-    # -- forward passes on cached keys/values ---------------------------------------------------
-
-    def _forward(self, ids: torch.Tensor, past: KV | None, rows: torch.Tensor | None = None, last_only=False):
-        """Log-probs of `ids` [batch, len] run after `past` (its batch rows `rows`); and the new cache."""
-        from transformers import DynamicCache
-
-        if past is None:
-            cache = DynamicCache()  # no start-of-text token and no context
-        else:
-            pick = (lambda t: t.expand(len(ids), -1, -1, -1)) if rows is None else (lambda t: t[rows])
-            cache = DynamicCache(ddp_cache_data=[(pick(k), pick(v)) for k, v in past])  # copies: `past` stays intact
-        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1 if last_only else 0)
-        logprobs = out.logits.float().log_softmax(-1)
-        return logprobs, [(layer.keys, layer.values) for layer in cache.layers]
-
-    def _rows_per_batch(self, cached: int, new: int) -> int:
-        return max(1, min(64, self.batch_tokens // max(1, cached + new)))
-
     # -- scoring -------------------------------------------------------------------------------
 
     @torch.inference_mode()
@@ -121,29 +100,27 @@ class TransformersModel(LanguageModel):
         longest = max((len(p) + max((len(o) for o in opts), default=0) for p, opts in encoded), default=0)
         self._check_length(len(ctx) + longest, "context + longest question and option")
 
-        ctx_past, ctx_last = None, None
+        ctx_kv, ctx_last = None, None
         if ctx:
-            logprobs, ctx_past = self._forward(self._tensor([ctx]), None, last_only=True)
-            ctx_last = logprobs[0, -1]
+            from transformers import DynamicCache
 
-        results: list[list[OptionScore]] = [[] for _ in requests]
-        by_prefix_len: dict[int, list[int]] = defaultdict(list)
-        for i, (prefix, _) in enumerate(encoded):
-            by_prefix_len[len(prefix)].append(i)
+            # a plain DynamicCache keeps every position in every layer (a model's own cache may
+            # keep only the window of its sliding layers); the pack masks apply the windows
+            out = self.model(input_ids=self._tensor([ctx]), past_key_values=DynamicCache(), use_cache=True, logits_to_keep=1)
+            ctx_kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            ctx_last = out.logits[0, -1].float().log_softmax(-1)
+
+        sums = [[0.0] * len(r.options) for r in requests]
         bar = tqdm(total=len(requests), desc="scoring", unit="q", disable=not progress)
-        most_options = max((len(r.options) for r in requests), default=1) or 1
-        for n_prefix, indices in sorted(by_prefix_len.items()):
-            step = max(1, self._rows_per_batch(len(ctx) + n_prefix, 8) // most_options)
-            for start in range(0, len(indices), step):
-                batch = indices[start : start + step]
-                for i, scores in zip(batch, self._score_batch([encoded[i] for i in batch], ctx_past, ctx_last)):
-                    results[i] = [
-                        OptionScore(lp, n, len(text))
-                        for (lp, n), text in zip(scores, self._option_texts(context, requests[i]))
-                    ]
-                bar.update(len(batch))
+        for pack in make_packs(encoded, self.pack_tokens):
+            for (i, j, _, _), lp in zip(pack.targets, self._score_pack(pack, len(ctx), ctx_kv, ctx_last)):
+                sums[i][j] += lp
+            bar.update(len(pack.requests))
         bar.close()
-        return results
+        return [
+            [OptionScore(lp, len(tokens), len(text)) for lp, tokens, text in zip(sums[i], encoded[i][1], self._option_texts(context, r))]
+            for i, r in enumerate(requests)
+        ]
 
     def _encode_request(self, context: str, request: ScoreRequest) -> tuple[list[int], list[list[int]]]:
         prefix_text = segment_texts([context, request.prefix])[1]
@@ -154,37 +131,51 @@ class TransformersModel(LanguageModel):
     def _option_texts(context: str, request: ScoreRequest) -> list[str]:
         return [segment_texts([context, request.prefix, option])[2] for option in request.options]
 
-    def _score_batch(self, batch, ctx_past: KV | None, ctx_last: torch.Tensor | None) -> list[list[tuple[float, int]]]:
-        """(summed log-prob, tokens) of every option of a batch of requests whose prefixes have equal length."""
-        rows = [i for i, (_, opts) in enumerate(batch) for _ in opts]  # the request of each option
-        options = [option for _, opts in batch for option in opts]
-        rows_t = torch.tensor(rows, device=self.device)
-        prefixes = [prefix for prefix, _ in batch]
-        if prefixes[0]:
-            logprobs, past = self._forward(self._tensor(prefixes), ctx_past, last_only=True)
-            last, past_rows = logprobs[:, -1][rows_t], rows_t
-        elif ctx_last is not None:  # empty prefixes: the options follow the context directly
-            last, past_rows = ctx_last.expand(len(rows), -1), torch.zeros_like(rows_t)
-            past = ctx_past
-        else:
+    def _score_pack(self, pack: Pack, n_ctx: int, ctx_kv: KV | None, ctx_last: torch.Tensor | None) -> list[float]:
+        """Log-prob of every target token of `pack`, in `pack.targets` order, in one forward pass."""
+        from transformers import DynamicCache
+
+        if ctx_last is None and any(at < 0 for _, _, at, _ in pack.targets):
             raise ValueError("cannot score an option with no context, prefix or start-of-text token")
+        keep = sorted({at for _, _, at, _ in pack.targets if at >= 0})
+        logprobs = torch.empty(0, device=self.device)
+        if keep:
+            positions = self._tensor([[n_ctx + p for p in pack.positions]])
+            out = self.model(
+                input_ids=self._tensor([pack.ids]),
+                position_ids=positions,
+                attention_mask=self._pack_mask(pack, n_ctx, positions[0]),
+                past_key_values=DynamicCache(ddp_cache_data=ctx_kv) if ctx_kv else None,
+                use_cache=ctx_kv is not None,
+                logits_to_keep=torch.tensor(keep, device=self.device),
+            )
+            logprobs = out.logits[0].float().log_softmax(-1)
+        row = {at: k for k, at in enumerate(keep)}
+        return [
+            (logprobs[row[at], token] if at >= 0 else ctx_last[token]).item() for _, _, at, token in pack.targets
+        ]
 
-        present = self._tensor([[1 if o else 0 for o in options]])[0]
-        first_lp = last.gather(-1, self._tensor([[o[0] if o else 0 for o in options]]).T).squeeze(-1)
-        option_lp = first_lp * present
-        width = max((len(o) for o in options), default=0)
-        if width > 1:  # the option tokens after the first: one forward pass over all options, right-padded
-            padded = [o + [0] * (width - len(o)) for o in options]
-            logprobs, _ = self._forward(self._tensor([p[:-1] for p in padded]), past, past_rows)
-            targets = self._tensor([p[1:] for p in padded])
-            token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            keep = self._tensor([[1] * (len(o) - 1) + [0] * (width - max(1, len(o))) for o in options])
-            option_lp = option_lp + (token_lp * keep).sum(-1)
-
-        out: list[list[tuple[float, int]]] = [[] for _ in batch]
-        for row, option, lp in zip(rows, options, option_lp.tolist()):
-            out[row].append((lp, len(option)))
-        return out
+    def _pack_mask(self, pack: Pack, n_ctx: int, positions: torch.Tensor):
+        """Additive attention mask [1, 1, pack, context + pack]: the whole context, the own
+        request's prefix up to itself, the own option up to itself; plus the sliding window for
+        models whose layers have one."""
+        idx = torch.arange(len(pack), device=self.device)
+        col = lambda values: self._tensor([values])[0][:, None]  # noqa: E731
+        see, own = col(pack.see_from), col(pack.own_from)
+        allowed = ((idx >= see) & (idx < col(pack.prefix_end))) | ((idx >= own) & (idx <= idx[:, None]))
+        allowed = torch.cat([torch.ones(len(pack), n_ctx, dtype=torch.bool, device=self.device), allowed], dim=1)
+        masks = {"full_attention": allowed}
+        window = getattr(self.model.config.get_text_config(), "sliding_window", None)
+        layer_types = getattr(self.model.config.get_text_config(), "layer_types", None) or []
+        if window and "sliding_attention" in layer_types:
+            key_pos = torch.cat([torch.arange(n_ctx, device=self.device), positions])
+            masks["sliding_attention"] = allowed & (positions[:, None] - key_pos[None, :] < window)
+        additive = {
+            kind: torch.zeros(m.shape, dtype=self.dtype, device=self.device)
+            .masked_fill(~m, torch.finfo(self.dtype).min)[None, None]
+            for kind, m in masks.items()
+        }
+        return additive if len(additive) > 1 else additive["full_attention"]
 
     def _tensor(self, ids: list[list[int]]) -> torch.Tensor:
         return torch.tensor(ids, dtype=torch.long, device=self.device)
@@ -208,7 +199,7 @@ class TransformersModel(LanguageModel):
         torch.manual_seed(settings.seed)
         outputs: list[list[str]] = []
         longest = max((len(e) for e in encoded), default=1)
-        step = max(1, self._rows_per_batch(longest, settings.max_new_tokens) // n)
+        step = max(1, min(64, self.batch_tokens // max(1, longest + settings.max_new_tokens)) // n)
         for start in range(0, len(encoded), step):
             batch = encoded[start : start + step]
             width = max(len(e) for e in batch)
