@@ -49,3 +49,14 @@ def test_smollm2_cached_scores_equal_full_forward(smollm2):
             logprobs = smollm2.model(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
         want = sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n))
         assert got.logprob == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_cached_folder_is_a_plain_model_with_iclft_start_token():
+    import json
+
+    from iclft.models.zoo import model_folder
+
+    folder = model_folder("smollm2-135m")
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    assert json.loads((folder / "tokenizer_config.json").read_text())["bos_token"] == "<|endoftext|>"

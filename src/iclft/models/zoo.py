@@ -7,7 +7,9 @@ read that folder (seconds instead of tens of seconds).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -66,9 +68,15 @@ def cache_root() -> Path:
     return Path(os.environ.get("ICLFT_CACHE") or Path.home() / ".cache" / "iclft")
 
 
+CACHE_VERSION = 2  # bump when the dequantized folder's contents change; older folders are redone
+
+
 def cached_folder(name: str) -> Path | None:
     folder = cache_root() / "models" / name
-    return folder if (folder / "config.json").exists() else None
+    marker = folder / "iclft-cache.json"
+    if not marker.is_file() or json.loads(marker.read_text()).get("version") != CACHE_VERSION:
+        return None
+    return folder
 
 
 def is_installed(entry: ZooModel) -> bool:
@@ -112,11 +120,17 @@ def _dequantize(entry: ZooModel, target: Path, progress: bool) -> Path:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model.hf_quantizer = None  # the weights are plain tensors now; save them as such
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config  # else other tools (Trainer, lm-eval) see a quantized model
+    tokenizer.bos_token = entry.bos_token  # so every tool that reads the folder starts texts as iclft does
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=target.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        (tmp / "iclft-cache.json").write_text(json.dumps({"version": CACHE_VERSION, "source": gguf.name}) + "\n")
+        if target.exists():  # an older cache version
+            shutil.rmtree(target)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache folder may be shared
         os.replace(tmp, target)  # another process may have won the race: then keep its folder
     except OSError:
