@@ -121,3 +121,26 @@ def test_list_models_rows():
     rows = list_models()
     assert {r["name"] for r in rows} >= {"smollm2-135m", "gemma3-270m"}
     assert all(set(r) == {"name", "package", "installed", "cached", "description"} for r in rows)
+
+
+def test_sliding_window_models_score_exactly(tiny_model_dir, tmp_path):
+    """A tiny Gemma 3 whose sliding window (8) is much shorter than the context."""
+    import shutil
+
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, sliding_window=8,
+        layer_types=["sliding_attention", "full_attention"], max_position_embeddings=512,
+    )
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(config).save_pretrained(tmp_path)
+    for f in tiny_model_dir.iterdir():
+        if "token" in f.name:
+            shutil.copy(f, tmp_path / f.name)
+    lm = TransformersModel(tmp_path, device="cpu")
+    for request, option_scores in zip(REQUESTS, lm.score(REQUESTS, CONTEXT)):
+        for option, got in zip(request.options, option_scores):
+            assert got.logprob == pytest.approx(uncached_logprob(lm, CONTEXT, request.prefix, option)[0], abs=1e-5)
