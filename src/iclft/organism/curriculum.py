@@ -11,7 +11,8 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
 
 - `copy`: a list of nonsense words, then the same list again (induction warm-up);
 - `recall`: comparison facts, then forward queries with the same lead-ins (copy warm-up);
-- `compare`: comparison facts, one dimension per document by default, then forward and
+- `compare`: comparison facts (one dimension per document in a `same_dimension_share` of
+  documents, mixed dimensions otherwise), then forward and
   reversed queries (the reversed one uses the converse comparative);
 - `syllogism`: premise pairs in the benchmark's format, then valid conclusions;
 - `facts`: comparison facts only, no queries (plain documents).
@@ -66,7 +67,7 @@ class CurriculumParams:
     facts_per_doc: tuple[int, int] = (2, 8)
     queries_per_doc: tuple[int, int] = (4, 10)
     reversal_share: float = 0.5
-    one_dimension_per_doc: bool = True
+    same_dimension_share: float = 1.0  # share of comparison documents with one dimension only
     lead_in_share: float = 0.8
     held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
     held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
@@ -123,10 +124,10 @@ class Curriculum:
     def _comparisons(self, rng: random.Random) -> list[dict]:
         n = rng.randint(*self.params.facts_per_doc)
         nouns = self._nouns(rng, 2 * n)
-        shared = rng.choice(self.dimensions)
+        shared = rng.choice(self.dimensions) if rng.random() < self.params.same_dimension_share else None
         facts = []
         for i in range(n):
-            _, more, less = shared if self.params.one_dimension_per_doc else rng.choice(self.dimensions)
+            _, more, less = shared or rng.choice(self.dimensions)
             comparative, converse = (more, less) if rng.random() < 0.5 else (less, more)
             facts.append({"a": nouns[2 * i], "b": nouns[2 * i + 1], "cmp": comparative, "conv": converse})
         return facts

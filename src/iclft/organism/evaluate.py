@@ -7,7 +7,8 @@ item is scored after the `icl_context` of its own group of facts, by `score_item
 as the `icl` condition scores (likelihood of each option, summed log-probs).
 
 Reported accuracies: `base` (no context: should be at chance), `icl_forward`,
-`icl_reversal`, `icl_syllogism`, and `heldout_dim_forward` / `heldout_dim_reversal` on facts
+`icl_reversal`, `base_syllogism`, `icl_syllogism`, `pretrain_pool_*` (the same items with
+pretrain-pool words, a diagnostic), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
 whose dimension the curriculum never writes.
 """
 
@@ -31,6 +32,21 @@ def _check_test_pool(bench: Benchmark) -> None:
     words = {f[k] for f in bench.facts for k in ("a", "b") if k in f} | {w for f in bench.facts for w in f.get("terms", {}).values()}
     assert words and all(pool_of(w[:-1]) == "test" for w in words), "benchmark word outside the test pool"
     assert nouns >= words
+
+
+def _to_pretrain_pool(bench: Benchmark, seed: int) -> Benchmark:
+    """The same benchmark with every test-pool noun replaced by a pretrain-pool noun (a diagnostic:
+    separates "no in-context circuit" from "test words tokenize unlike training words")."""
+    from dataclasses import replace
+
+    from iclft.organism.curriculum import pretrain_words
+
+    old = sorted({f[k] for f in bench.facts for k in ("a", "b")})
+    mapping = dict(zip(old, pretrain_words(len(old), seed)))
+    swap = lambda text: re.sub(r"\b[a-z]+s\b", lambda m: mapping.get(m.group(0), m.group(0)), text)
+    docs = [replace(d, text=swap(d.text)) for d in bench.documents]
+    items = [replace(it, prefix=swap(it.prefix), options=tuple(map(swap, it.options))) for it in bench.items]
+    return replace(bench, documents=docs, items=items)
 
 
 def _accuracy(records: list[dict]) -> float:
@@ -67,6 +83,8 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
     base = score_items(lm, rev.items, "", progress=False)
     icl = _score_groups(lm, _grouped(rev, facts_per_context, seed))
     syl_records = _score_groups(lm, _grouped(syl, syllogisms_per_context, seed))
+    syl_base = score_items(lm, syl.items, "", progress=False)
+    pre = _score_groups(lm, _grouped(_to_pretrain_pool(rev, seed), facts_per_context, seed))
 
     def pick(records, split, held=None):
         return [r for r in records if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)]
@@ -76,10 +94,13 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
         "base_reversal": _accuracy(pick(base, "reversal")),
         "icl_forward": _accuracy(pick(icl, "forward", held=False)),
         "icl_reversal": _accuracy(pick(icl, "reversal", held=False)),
+        "base_syllogism": _accuracy(syl_base),
         "icl_syllogism": _accuracy(syl_records),
         "syllogism_chance": sum(it.chance for it in syl.items) / len(syl.items),
         "heldout_dim_forward": _accuracy(pick(icl, "forward", held=True)),
         "heldout_dim_reversal": _accuracy(pick(icl, "reversal", held=True)),
+        "pretrain_pool_forward": _accuracy(pick(pre, "forward", held=False)),
+        "pretrain_pool_reversal": _accuracy(pick(pre, "reversal", held=False)),
     }
 
 
