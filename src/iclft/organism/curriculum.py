@@ -207,12 +207,15 @@ def render(pieces: list[Piece]) -> str:
     return "".join(p.text for p in pieces)
 
 
-def tokenizer_corpus() -> list[str]:
-    """English template text for the tokenizer (no nonsense words, so no word-specific merges)."""
+def tokenizer_corpus(spelling_words: int = 0) -> list[str]:
+    """English template text for the tokenizer, plus `spelling_words` pretrain-pool plurals
+    written once each (so merges learn syllables shared by both pools, never whole words)."""
     lines = [INSTRUCTION, "Words:", "The relationships between and are:", "All Some No are"]
     lines += [f"{s}{e}" for s, e in ALL_LEAD_INS]
     lines += [f"are {more} than. are {less} than." for _, more, less in DIMENSIONS]
-    return lines * 20 + ["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,:;?!\n"]
+    spelling = pretrain_words(spelling_words, seed=12345) if spelling_words else []
+    chunks = [" ".join(spelling[i : i + 50]) for i in range(0, len(spelling), 50)]
+    return lines * 20 + chunks + ["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,:;?!\n"]
 
 
 def curriculum_hash(params: CurriculumParams, n_docs: int = 200) -> str:

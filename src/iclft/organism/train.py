@@ -27,7 +27,8 @@ MANIFEST = "iclft_organism.json"
 @dataclass
 class TrainConfig:
     tokenizer: str = "bpe"  # "bpe" (English merges only) or "char" (bytes, no merges)
-    vocab_size: int = 400
+    vocab_size: int = 400  # merges beyond the 256 bytes and 2 special tokens
+    spelling_words: int = 0  # pretrain-pool words in the tokenizer corpus (syllable merges)
     layers: int = 4
     width: int = 128
     heads: int = 4
@@ -47,7 +48,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: evaluate only at the end (if an eval function is given)
 
 
-def build_tokenizer(kind: str, vocab_size: int):
+def build_tokenizer(kind: str, vocab_size: int, spelling_words: int = 0):
     """A byte-level tokenizer: BPE merges learned from the English template text only, or none."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -58,7 +59,7 @@ def build_tokenizer(kind: str, vocab_size: int):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=size, special_tokens=[BOS, PAD], initial_alphabet=alphabet, show_progress=False)
-    tok.train_from_iterator(tokenizer_corpus(), trainer=trainer)
+    tok.train_from_iterator(tokenizer_corpus(spelling_words), trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None)
 
 
@@ -138,7 +139,7 @@ def train(
 
     torch.set_num_threads(cfg.threads)
     out = Path(out)
-    tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size)
+    tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size, cfg.spelling_words)
     tokenizer.model_max_length = cfg.seq_len
     curriculum = Curriculum(params)
     model = build_model(cfg, tokenizer)
