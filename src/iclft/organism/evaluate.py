@@ -8,7 +8,8 @@ as the `icl` condition scores (likelihood of each option, summed log-probs).
 
 Reported accuracies: `base` (no context: should be at chance), `icl_forward`,
 `icl_reversal`, `base_syllogism`, `icl_syllogism`, `pretrain_pool_*` (the same items with
-pretrain-pool words, a diagnostic), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
+pretrain-pool words, a diagnostic), `probe_*` (`curriculum_probe`: the training format
+itself), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
 whose dimension the curriculum never writes.
 """
 
@@ -108,4 +109,29 @@ def evaluate_folder(folder: str | Path, **kwargs) -> dict:
     from iclft.models.hf import TransformersModel
 
     lm = TransformersModel(folder, device="cpu")
-    return {k: round(v, 3) for k, v in evaluate_model(lm, **kwargs).items()}
+    result = {**evaluate_model(lm, **kwargs), **curriculum_probe(lm)}
+    return {k: round(v, 3) for k, v in result.items()}
+
+
+def curriculum_probe(lm, params=None, n_docs: int = 40, seed: int = 777) -> dict:
+    """In-distribution check: 2-way accuracy (comparative vs its converse) on the queries of
+    fresh `compare` documents (pretrain words, training format), forward and reversed."""
+    from iclft.benchmarks.reversal import DIMENSIONS
+    from iclft.models.base import ScoreRequest
+    from iclft.organism.curriculum import Curriculum, CurriculumParams
+
+    flip = {a: b for _, x, y in DIMENSIONS for a, b in ((x, y), (y, x))}
+    words = sorted(flip, key=len, reverse=True)
+    cur = Curriculum(params or CurriculumParams(seed=seed))
+    hits: dict[str, list[bool]] = {"forward": [], "reversal": []}
+    for i in range(n_docs):
+        pieces = cur.doc(i, "compare")
+        context = pieces[0].text
+        for prompt, answer in zip(pieces[1::2], pieces[2::2]):
+            right = answer.text.strip()
+            word = next(w for w in words if right.startswith(w + " "))
+            wrong = flip[word] + right[len(word):]
+            scores = lm.score([ScoreRequest(prompt.text, (right, wrong))], context=context)[0]
+            kind = "reversal" if f"than {prompt.text.split()[-2]}" in context else "forward"
+            hits[kind].append(scores[0].logprob > scores[1].logprob)
+    return {f"probe_{k}": sum(v) / max(1, len(v)) for k, v in hits.items()}
