@@ -45,8 +45,8 @@ def test_dotted_keys_comma_axes_and_bundles():
 
 
 def test_sweep_validates_every_config_up_front():
-    with pytest.raises(UserError, match=r"grid point condition=fticl.*field 'condition'"):
-        sweep_from_dict({"base": BASE, "grid": {"condition": ["base", "fticl"]}}, "s.yaml")
+    with pytest.raises(UserError, match=r"grid point condition=magic.*field 'condition'"):
+        sweep_from_dict({"base": BASE, "grid": {"condition": ["base", "magic"]}}, "s.yaml")
     with pytest.raises(UserError, match=r"s.yaml: grid key 'ft.stepz': not a config field"):
         sweep_from_dict({"base": BASE, "grid": {"ft.stepz": [2]}}, "s.yaml")
     with pytest.raises(UserError, match=r"grid point v=\{'ft.stepz': 2\}.*field 'ft.stepz'"):
