@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", type=Path)
     p.add_argument("--normalization", default=None, choices=["sum", "mean", "char"], help="default: each run's headline")
     p.set_defaults(func=cmd_compare)
+    from iclft.organism.cli import add_organism_commands
+
+    add_organism_commands(sub)
     return parser
 
 
