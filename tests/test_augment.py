@@ -5,7 +5,7 @@ import json
 import pytest
 
 from iclft.benchmarks import make_benchmark
-from iclft.benchmarks.schema import Document
+from iclft.benchmarks.schema import Benchmark, Document
 from iclft.config import AugmentConfig, ModelConfig
 from iclft.errors import UserError
 from iclft.exposure.augment import augment_targets, build_augmentations
@@ -93,7 +93,8 @@ def test_syllogism_audit_verdicts():
 
 
 def test_audit_reports_uncovered_benchmarks():
-    summary, verdicts = audit_statements(make_benchmark("celebrities"), ["Someone is someone."])
+    bench = Benchmark("mydata", 0, {}, [Document("d0", "Gruds are abmes.")], [], [{"id": "x"}])
+    summary, verdicts = audit_statements(bench, ["Someone is someone."])
     assert summary["covered"] is False and verdicts == [None]
 
 
