@@ -35,8 +35,11 @@ def _corpus() -> list[str]:
     return [line for line in lines for _ in range(3)] + ["0123456789 .,;:!?'\"()-"]
 
 
-def _train_tokenizer(vocab_size: int):
+def byte_level_bpe(texts, vocab_size: int):
+    """A byte-level BPE tokenizer trained on `texts` (`vocab_size` counts bytes, merges and the
+    start/pad tokens), wrapped for transformers. Deterministic for the same texts."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -47,37 +50,39 @@ def _train_tokenizer(vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
-    return tok
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None)
+
+
+def small_llama(tokenizer, width: int, layers: int, heads: int, kv_heads: int, mlp: int, max_length: int, seed: int):
+    """A randomly initialized Llama with tied embeddings over `tokenizer`'s vocabulary."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=width,
+        intermediate_size=mlp,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=max_length,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config)
 
 
 def build_tiny_model(folder: str | Path, seed: int = 0, vocab_size: int = 600) -> Path:
     """Write a tiny random-init Llama + BPE tokenizer to `folder`; returns the folder."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    raw = _train_tokenizer(vocab_size)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None
-    )
+    tokenizer = byte_level_bpe(_corpus(), vocab_size)
     tokenizer.model_max_length = 512
-    config = LlamaConfig(
-        vocab_size=raw.get_vocab_size(),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=raw.token_to_id(BOS),
-        eos_token_id=raw.token_to_id(BOS),
-        pad_token_id=raw.token_to_id(PAD),
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = small_llama(tokenizer, width=64, layers=2, heads=4, kv_heads=2, mlp=128, max_length=512, seed=seed)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

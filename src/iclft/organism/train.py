@@ -17,10 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from iclft.models.tiny import byte_level_bpe, small_llama
 from iclft.organism.curriculum import Curriculum, CurriculumParams, Piece, curriculum_hash, tokenizer_corpus
 
-BOS = "<|endoftext|>"
-PAD = "<|pad|>"
 MANIFEST = "iclft_organism.json"
 
 
@@ -50,17 +49,10 @@ class TrainConfig:
 
 def build_tokenizer(kind: str, vocab_size: int, spelling_words: int = 0):
     """A byte-level tokenizer: BPE merges learned from the English template text only, or none."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import pre_tokenizers
 
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    size = len(alphabet) + 2 if kind == "char" else len(alphabet) + 2 + vocab_size
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=size, special_tokens=[BOS, PAD], initial_alphabet=alphabet, show_progress=False)
-    tok.train_from_iterator(tokenizer_corpus(spelling_words), trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None)
+    size = len(pre_tokenizers.ByteLevel.alphabet()) + 2 + (0 if kind == "char" else vocab_size)
+    return byte_level_bpe(tokenizer_corpus(spelling_words), size)
 
 
 def encode_doc(tokenizer, pieces: list[Piece], role_weights: dict[str, float], max_len: int) -> tuple[list[int], list[float]]:
@@ -74,24 +66,7 @@ def encode_doc(tokenizer, pieces: list[Piece], role_weights: dict[str, float], m
 
 
 def build_model(cfg: TrainConfig, tokenizer):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=cfg.width,
-        intermediate_size=4 * cfg.width,
-        num_hidden_layers=cfg.layers,
-        num_attention_heads=cfg.heads,
-        num_key_value_heads=cfg.heads,
-        max_position_embeddings=cfg.seq_len,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.bos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(cfg.seed)
-    return LlamaForCausalLM(config)
+    return small_llama(tokenizer, cfg.width, cfg.layers, cfg.heads, cfg.heads, 4 * cfg.width, cfg.seq_len, cfg.seed)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
