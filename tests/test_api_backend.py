@@ -7,7 +7,6 @@ Error cases (malformed replies) use a small stub server in a thread.
 
 import http.server
 import json
-import os
 import shutil
 import socket
 import subprocess

@@ -221,7 +221,11 @@ def test_checks_catch_planted_problems(bench):
 def test_check_question_rejects_a_false_answer():
     h = load_hierarchy()
     builder = ItemBuilder(h, Vocabulary(h, seed=0), set(), 4, __import__("random").Random(0))
-    questions = builder._rephrased("eagle") + builder._reversal("eagle") + builder._syllogism("eagle", 2)
+    questions = (
+        builder._own_facts("eagle", "rephrased", builder._forward)
+        + builder._own_facts("eagle", "reversal", builder._reversed)
+        + builder._syllogism("eagle", 2)
+    )
     assert questions and all(check_question(h, q) == [] for q in questions)
     wrong = dataclasses.replace(questions[0], answer=(questions[0].answer + 1) % 4)
     assert len(check_question(h, wrong)) == 2  # the new answer is false and the old one true

@@ -99,9 +99,9 @@ class ItemBuilder:
     def questions(self) -> list[Question]:
         out: list[Question] = []
         for c in self.trained:
-            out += self._rephrased(c)
+            out += self._own_facts(c, "rephrased", self._forward)
         for c in self.trained:
-            out += self._reversal(c)
+            out += self._own_facts(c, "reversal", self._reversed)
         for c in self.trained:
             out += self._syllogism(c, max_steps=2)
         for c in self.h.names:
@@ -109,20 +109,13 @@ class ItemBuilder:
                 out += self._holdout(c)
         return out
 
-    def _rephrased(self, c: str) -> list[Question]:
+    def _own_facts(self, c: str, split: str, phrase) -> list[Question]:
+        """One item per trained fact of `c` (its parent, its own properties), worded by `phrase`."""
         out = []
         if self.h.parent(c):
-            out.append(self._forward("rephrased", "membership", c, self.h.parent(c), (_isa_id(c),)))
+            out.append(phrase(split, "membership", c, self.h.parent(c), (_isa_id(c),)))
         for p in self.h.own(c):
-            out.append(self._forward("rephrased", f"property-{p.kind}", c, p, (_prop_id(c, p),)))
-        return out
-
-    def _reversal(self, c: str) -> list[Question]:
-        out = []
-        if self.h.parent(c):
-            out.append(self._reversed("reversal", "membership", c, self.h.parent(c), (_isa_id(c),)))
-        for p in self.h.own(c):
-            out.append(self._reversed("reversal", f"property-{p.kind}", c, p, (_prop_id(c, p),)))
+            out.append(phrase(split, f"property-{p.kind}", c, p, (_prop_id(c, p),)))
         return out
 
     def _syllogism(self, c: str, max_steps: int, split: str = "syllogism") -> list[Question]:
