@@ -38,12 +38,12 @@ NORMALIZATIONS = ("sum", "mean", "char")
 
 def option_values(record: dict[str, Any], normalization: str) -> list[float]:
     """Summed log-prob, or its mean per token, or per character."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"unknown normalization {normalization!r}")
     logprobs = record["logprobs"]
     if normalization == "sum":
         return list(logprobs)
     counts = record["n_tokens"] if normalization == "mean" else record["n_chars"]
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"unknown normalization {normalization!r}")
     return [lp / max(n, 1) for lp, n in zip(logprobs, counts)]
 
 

@@ -96,7 +96,11 @@ class TransformersModel(LanguageModel):
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest], context: str = "", progress: bool = False) -> list[list[OptionScore]]:
         ctx = self.encode_segments([context])[0]
-        encoded = [self._encode_request(context, r) for r in requests]
+        option_texts = [self._option_texts(context, r) for r in requests]
+        encoded = [
+            (self._tokens(segment_texts([context, r.prefix])[1]), [self._tokens(t) for t in texts])
+            for r, texts in zip(requests, option_texts)
+        ]
         longest = max((len(p) + max((len(o) for o in opts), default=0) for p, opts in encoded), default=0)
         self._check_length(len(ctx) + longest, "context + longest question and option")
 
@@ -118,14 +122,9 @@ class TransformersModel(LanguageModel):
             bar.update(len(pack.requests))
         bar.close()
         return [
-            [OptionScore(lp, len(tokens), len(text)) for lp, tokens, text in zip(sums[i], encoded[i][1], self._option_texts(context, r))]
-            for i, r in enumerate(requests)
+            [OptionScore(lp, len(tokens), len(text)) for lp, tokens, text in zip(sums[i], encoded[i][1], option_texts[i])]
+            for i in range(len(requests))
         ]
-
-    def _encode_request(self, context: str, request: ScoreRequest) -> tuple[list[int], list[list[int]]]:
-        prefix_text = segment_texts([context, request.prefix])[1]
-        options = [self._tokens(text) for text in self._option_texts(context, request)]
-        return self._tokens(prefix_text), options
 
     @staticmethod
     def _option_texts(context: str, request: ScoreRequest) -> list[str]:
