@@ -93,6 +93,15 @@ def test_context_too_long_fails_before_any_directory(tmp_path, tiny_model_dir):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_grouped_contexts_score_every_item_after_its_own_facts(tmp_path, tiny_model_dir):
+    config = tiny_config(tiny_model_dir, "icl", icl={"facts_per_context": 4, "one_per_fact": True})
+    config = config.model_copy(update={"benchmark": config.benchmark.model_copy(update={"params": {"n_facts": 60, "docs_per_fact": 10}})})
+    assert "facts_per_context" in config.to_dict()["icl"]
+    metrics = json.loads((run_experiment(config, tmp_path, progress=False) / "metrics.json").read_text())
+    assert metrics["contexts"] == 15 and metrics["context_tokens"] < 512
+    assert len(read_jsonl(tmp_path / config.slug() / "samples.jsonl")) == 120
+
+
 def test_unknown_model_fails_before_any_directory(tmp_path):
     config = config_from_dict({"benchmark": {"name": "reversal"}, "model": {"name": "no-such-model"}})
     with pytest.raises(UserError, match="no-such-model"):
@@ -189,6 +198,7 @@ def test_new_sections_at_their_defaults_leave_old_configs_unchanged():
     config = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft"})
     data = config.to_dict()
     assert "augment" not in data and "fticl" not in data and "split" not in data["ft"]
+    assert "facts_per_context" not in data["icl"]
     assert set(data) == {"name", "benchmark", "model", "condition", "icl", "ft", "scoring", "seed"}
     aug = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft_aug", "augment": {"method": "oracle"}})
     assert aug.to_dict()["augment"]["method"] == "oracle"

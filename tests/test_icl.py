@@ -25,3 +25,17 @@ def test_subsample_share():
     chosen = select_documents(DOCS, IclConfig(subsample=0.5), seed=1)
     assert len(chosen) == 15
     assert [d.id for d in chosen] == sorted((d.id for d in chosen), key=lambda i: int(i[1:]))
+
+
+def test_fact_groups_give_each_item_a_context_with_its_own_facts():
+    from iclft.benchmarks.reversal import make_reversal
+    from iclft.exposure.icl import fact_groups
+
+    bench = make_reversal(seed=0, n_facts=10, docs_per_fact=2)
+    assert fact_groups(bench.documents, bench.items, None) == [(bench.documents, bench.items)]
+    groups = fact_groups(bench.documents, bench.items, 4)
+    assert [len({f for d in docs for f in d.fact_ids}) for docs, _ in groups] == [4, 4, 2]
+    assert sorted(it.id for _, items in groups for it in items) == sorted(it.id for it in bench.items)
+    for docs, items in groups:
+        stated = {f for d in docs for f in d.fact_ids}
+        assert all(set(it.fact_ids) <= stated for it in items)

@@ -48,6 +48,10 @@ class IclConfig(_Strict):
     )
     subsample: float = Field(1.0, gt=0, le=1, description="random share of documents put in context")
     one_per_fact: bool = Field(False, description="keep one random document for each fact")
+    facts_per_context: int | None = Field(
+        None, gt=0, description="score each question after a context of only its own group of this many facts "
+        "(facts in benchmark order); None: one context with every fact"
+    )
 
 
 class FinetuneConfig(_Strict):
@@ -145,6 +149,8 @@ class ExperimentConfig(_Strict):
                 del data[key]
         if self.ft.split == "none":
             del data["ft"]["split"]
+        if self.icl.facts_per_context is None:
+            del data["icl"]["facts_per_context"]
         return data
 
     def to_yaml(self) -> str:

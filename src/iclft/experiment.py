@@ -57,9 +57,10 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
 
     lm = load_model(config.model)
     augmented = _augment(config, bench, lm, runs_dir, progress)  # before fine-tuning changes `lm`
-    context = _context(config, bench, augmented)
-    if context:
-        _check_fits(lm, context, bench, config)
+    contexts = _contexts(config, bench, augmented)
+    for context, items in contexts:
+        if context:
+            _check_fits(lm, context, items, config)
 
     partial = runs_dir / f".{final.name}.partial"
     if partial.exists():
@@ -67,14 +68,17 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
     partial.mkdir(parents=True)
     try:
         atomic_write_text(partial / "config.yaml", config.to_yaml())
-        extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench), "context_tokens": lm.count_tokens(context)}
+        extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench),
+                                 "context_tokens": max(lm.count_tokens(context) for context, _ in contexts)}
+        if len(contexts) > 1:
+            extra["contexts"] = len(contexts)
         if augmented:
             extra["augmentation"] = _write_augmentation(partial, augmented, lm, config, bench)
         if config.condition in FT_CONDITIONS:
             ckpt = _finetuned(lm, config, bench, augmented, runs_dir, progress)
             shutil.copyfile(ckpt / "train_log.jsonl", partial / "train_log.jsonl")
             extra["finetune"] = json.loads((ckpt / "summary.json").read_text())
-        samples = score_items(lm, bench.items, context=context, progress=progress)
+        samples = [s for context, items in contexts for s in score_items(lm, items, context=context, progress=progress)]
         write_jsonl(partial / "samples.jsonl", samples)
         metrics = compute_metrics(read_jsonl(partial / "samples.jsonl"), config.scoring.normalization)
         write_json(partial / "metrics.json", {**metrics, **extra, "condition": config.condition, "benchmark": bench.name})
@@ -113,26 +117,32 @@ def _write_augmentation(run_dir: Path, augmented: AugmentResult, lm, config: Exp
     return summary
 
 
-def _context(config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None = None) -> str:
+def _contexts(config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None = None):
+    """(context, items) pairs: one context for all items, or one per group of facts
+    (`icl.facts_per_context`); the context is empty for conditions without one."""
     if config.condition not in ICL_CONDITIONS:
-        return ""
-    from iclft.exposure.icl import icl_aug_context, icl_context
+        return [("", bench.items)]
+    from iclft.exposure.icl import fact_groups, icl_aug_context, icl_context
 
-    if augmented is not None:
-        return icl_aug_context(bench.documents, augmented.augmentations, config.icl, config.seed)
-    return icl_context(bench.documents, config.icl, config.seed)
+    out = []
+    for docs, items in fact_groups(bench.documents, bench.items, config.icl.facts_per_context):
+        if augmented is not None:
+            out.append((icl_aug_context(docs, augmented.augmentations, config.icl, config.seed), items))
+        else:
+            out.append((icl_context(docs, config.icl, config.seed), items))
+    return out
 
 
-def _check_fits(lm, context: str, bench: Benchmark, config: ExperimentConfig) -> None:
+def _check_fits(lm, context: str, items, config: ExperimentConfig) -> None:
     """Fail before any work when context + the longest question and option exceed the model."""
     from iclft.errors import UserError
 
-    longest = max(lm.count_tokens(item.prefix + " " + option) for item in bench.items for option in item.options)
+    longest = max(lm.count_tokens(item.prefix + " " + option) for item in items for option in item.options)
     needed = lm.count_tokens(context) + longest + 2
     if needed > lm.max_length:
         raise UserError(
             f"{config.condition}: the context needs {needed} tokens but {config.model.name} accepts "
-            f"{lm.max_length}; set icl.subsample below 1 or icl.one_per_fact: true"
+            f"{lm.max_length}; set icl.subsample below 1, icl.one_per_fact: true or icl.facts_per_context"
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from iclft.benchmarks.schema import Document
+from iclft.benchmarks.schema import Document, TestItem
 from iclft.config import IclConfig
 
 
@@ -46,3 +46,23 @@ def icl_aug_context(documents: list[Document], augmentations, cfg: IclConfig, se
     kept = [a.text for a in augmentations if a.source in ids or (a.source.startswith("fact:") and facts & set(a.fact_ids))]
     texts = [doc.text.strip() for doc in chosen] + kept
     return cfg.instruction.strip() + "\n\n" + "\n\n".join(texts) + "\n\n"
+
+
+def fact_groups(documents: list[Document], items: list[TestItem], facts_per_context: int | None):
+    """(documents, items) per context. One group holds everything unless `facts_per_context`
+    is set: then facts are taken in order of first mention, `facts_per_context` at a time;
+    a group holds the documents stating its facts (plus every document stating none) and the
+    items whose first fact is among them (items naming no fact go with the first group)."""
+    if not facts_per_context:
+        return [(documents, items)]
+    order = list(dict.fromkeys(f for doc in documents for f in doc.fact_ids))
+    order += [f for f in dict.fromkeys(f for it in items for f in it.fact_ids) if f not in set(order)]
+    chunks = [set(order[i : i + facts_per_context]) for i in range(0, len(order), facts_per_context)] or [set()]
+    group_of = {f: k for k, chunk in enumerate(chunks) for f in chunk}
+    groups = []
+    for k, chunk in enumerate(chunks):
+        docs = [d for d in documents if not d.fact_ids or chunk & set(d.fact_ids)]
+        its = [it for it in items if group_of.get(it.fact_ids[0] if it.fact_ids else None, 0) == k]
+        if its:
+            groups.append((docs, its))
+    return groups
