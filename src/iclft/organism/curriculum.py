@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 
 from iclft.benchmarks.lexicon import nonsense_words, plural, pool_of
 from iclft.benchmarks.reversal import DIMENSIONS, TEST_LEAD_INS, TRAIN_LEAD_INS
+from iclft.benchmarks.semantic_items import DEDUCED, REPHRASED, REVERSED
+from iclft.benchmarks.semantic_text import TRAIN_PHRASINGS, article, capitalize
 from iclft.benchmarks.syllogism import candidates, is_valid, valid_forms
 
 INSTRUCTION = (
@@ -68,7 +70,7 @@ class CurriculumParams:
     queries_per_doc: tuple[int, int] = (4, 10)
     reversal_share: float = 0.5
     same_dimension_share: float = 1.0  # share of comparison documents with one dimension only
-    lead_in_share: float = 0.8
+    lead_in_share: float = 1.0  # below 1, some nouns start a sentence: a different first token
     held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
     held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
 
@@ -92,15 +94,19 @@ class Curriculum:
     def __init__(self, params: CurriculumParams):
         self.params = params
         self.words = pretrain_words(params.n_words, params.seed)
+        self.singular = dict(zip(self.words, nonsense_words(params.n_words, seed=params.seed, pool="pretrain")))
         self.dimensions = [d for d in DIMENSIONS if d[0] not in params.held_out_dimensions]
         held = {tuple(x) for x in params.held_out_lead_ins}
         self.lead_ins = [x for x in ALL_LEAD_INS if x not in held]
         self.families = sorted(params.mix)
         self.weights = [params.mix[f] for f in self.families]
+        self._max_facts: int | None = None
 
-    def doc(self, index: int, family: str | None = None) -> list[Piece]:
+    def doc(self, index: int, family: str | None = None, max_facts: int | None = None) -> list[Piece]:
+        """Document `index`; `max_facts` caps its number of facts (the trainer's early ramp)."""
         rng = random.Random(f"{self.params.seed}:{index}")
         family = family or rng.choices(self.families, self.weights)[0]
+        self._max_facts = max_facts
         return getattr(self, f"_{family}")(rng)
 
     def docs(self, start: int, count: int) -> list[list[Piece]]:
@@ -123,6 +129,7 @@ class Curriculum:
 
     def _comparisons(self, rng: random.Random) -> list[dict]:
         n = rng.randint(*self.params.facts_per_doc)
+        n = min(n, self._max_facts or n)
         nouns = self._nouns(rng, 2 * n)
         shared = rng.choice(self.dimensions) if rng.random() < self.params.same_dimension_share else None
         facts = []
@@ -160,16 +167,75 @@ class Curriculum:
         leads = [self._lead(rng) for _ in facts]
         statements = [self._sentence(lead, f"{f['a']} are {f['cmp']} than {f['b']}") for lead, f in zip(leads, facts)]
         pieces = self._fact_pieces(rng, statements)
-        for _ in range(rng.randint(*self.params.queries_per_doc)):
-            k = rng.randrange(len(facts))
+        # Each (fact, direction) is asked at most once: a repeated question could be answered
+        # by copying the earlier answer instead of reading the facts.
+        asked = [(k, rng.random() < share) for k in range(len(facts))]
+        asked += [(k, not reverse) for k, reverse in asked if 0 < share < 1 and rng.random() < 0.5]
+        rng.shuffle(asked)
+        for k, reverse in asked[: rng.randint(*self.params.queries_per_doc)]:
             f = facts[k]
             start = (leads[k] if same_lead else self._lead(rng))[0]
-            if rng.random() < share:
+            if reverse:
                 subject, answer = f["b"], f"{f['conv']} than {f['a']}."
             else:
                 subject, answer = f["a"], f"{f['cmp']} than {f['b']}."
             pieces += self._query(f"{start} {subject} are".strip(), answer)
         return pieces
+
+    def _augment(self, rng: random.Random) -> list[Piece]:
+        """The local augmenter's prompt (the built-in template) around one comparison fact,
+        then its restatement and reversal, then the end-of-text token."""
+        f = self._comparisons(rng)[0]
+        statement = self._sentence(self._lead(rng), f"{f['a']} are {f['cmp']} than {f['b']}")
+        lines = [f"{capitalize(f['a'])} are {f['cmp']} than {f['b']}.", f"{capitalize(f['b'])} are {f['conv']} than {f['a']}."]
+        rng.shuffle(lines)
+        prompt = _local_template().replace("{text}", statement)
+        return [Piece(prompt, "fact"), Piece("\n".join(lines) + "\n\n" + END, "answer")]
+
+    def _category(self, rng: random.Random) -> list[Piece]:
+        """A chain of categories (child, parent, grandparent) with properties, in the semantic
+        benchmark's training phrasings; then own, inherited and reversed property queries."""
+        depth = rng.randint(2, 3)
+        names = self._nouns(rng, depth + 4)
+        cats, props = names[:depth], names[depth:]
+        own = {}
+        for i, cat in enumerate(cats):
+            kind = rng.choice(("are", "can", "have"))
+            word = props[i] if kind == "have" else self.singular[props[i]]
+            own[cat] = (kind, word)
+        facts = [("isa", cats[i], cats[i + 1]) for i in range(depth - 1)] + [(k, c, w) for c, (k, w) in own.items()]
+        rng.shuffle(facts)
+        statements = [capitalize(rng.choice(TRAIN_PHRASINGS[k]).format(**self._slots(c, w if k == "isa" else None, None if k == "isa" else w)))
+                      for k, c, w in facts]
+        pieces = self._fact_pieces(rng, statements)
+        for _ in range(rng.randint(2, 6)):
+            i = rng.randrange(depth - 1)
+            child = cats[i]
+            j = rng.randrange(i, depth)  # the category whose property the child has (itself or an ancestor)
+            kind, word = own[cats[j]]
+            choice = rng.random()
+            if choice < 0.25:
+                prefix, form = rng.choice(REVERSED[kind])
+                text = prefix.format(**self._slots(cats[j], None, word))
+                pieces += self._query(text, (self.singular[cats[j]] if form == "singular" else cats[j]) + ".")
+            elif choice < 0.4:
+                prefix, form = rng.choice(REPHRASED["isa"] + DEDUCED["isa"])
+                parent = cats[rng.randrange(i + 1, depth)]
+                pieces += self._query(capitalize(prefix.format(**self._slots(child, parent, None))), (self.singular[parent] if form == "singular" else parent) + ".")
+            else:
+                wordings = REPHRASED if j == i else DEDUCED
+                prefix, _ = rng.choice(wordings[kind])
+                pieces += self._query(capitalize(prefix.format(**self._slots(child, None, word))), word + ".")
+        return pieces
+
+    def _slots(self, subject: str, parent: str | None, word: str | None) -> dict[str, str]:
+        """The semantic templates' slot values for a plural subject (and parent, or property word)."""
+        values = {"S": subject, "s": self.singular[subject], "a_s": article(self.singular[subject])}
+        if parent is not None:
+            values.update(O=parent, o=self.singular[parent], a_o=article(self.singular[parent]))
+        if word is not None:
+            values["w"] = word
+        return values
 
     def _syllogism(self, rng: random.Random) -> list[Piece]:
         n = rng.randint(1, 4)
@@ -198,6 +264,15 @@ class Curriculum:
         return pieces
 
 
+END = "<|endoftext|>"
+
+
+def _local_template() -> str:
+    from iclft.exposure.augment.templates import load_template
+
+    return load_template("local")
+
+
 def _statement(statement: tuple[str, str, str]) -> str:
     q, s, p = statement
     return f"{q.capitalize()} {s} are {p}."
@@ -213,6 +288,9 @@ def tokenizer_corpus(spelling_words: int = 0) -> list[str]:
     lines = [INSTRUCTION, "Words:", "The relationships between and are:", "All Some No are"]
     lines += [f"{s}{e}" for s, e in ALL_LEAD_INS]
     lines += [f"are {more} than. are {less} than." for _, more, less in DIMENSIONS]
+    lines += [t for table in (TRAIN_PHRASINGS,) for ts in table.values() for t in ts]
+    lines += [p for table in (REPHRASED, DEDUCED, REVERSED) for ps in table.values() for p, _ in ps]
+    lines += _local_template().splitlines()
     spelling = pretrain_words(spelling_words, seed=12345) if spelling_words else []
     chunks = [" ".join(spelling[i : i + 50]) for i in range(0, len(spelling), 50)]
     return lines * 20 + chunks + ["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,:;?!\n"]

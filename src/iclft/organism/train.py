@@ -43,6 +43,8 @@ class TrainConfig:
     seed: int = 0
     role_weights: dict[str, float] = field(default_factory=lambda: {"fact": 0.1, "prompt": 0.1, "answer": 1.0})
     warmup_docs_steps: int = 0
+    ramp_steps: int = 0  # the first ramp_steps steps cap comparison documents at ramp_facts facts
+    ramp_facts: int = 2
     log_every: int = 50
     eval_every: int = 0  # 0: evaluate only at the end (if an eval function is given)
 
@@ -81,11 +83,12 @@ def make_batch(tokenizer, curriculum: Curriculum, cfg: TrainConfig, step: int):
     import torch
 
     warm = step < cfg.warmup_docs_steps
+    cap = cfg.ramp_facts if step < cfg.ramp_steps else None
     docs = []
     for row in range(cfg.batch_size):
         index = step * cfg.batch_size + row
         family = ("copy", "recall")[index % 2] if warm else None
-        docs.append(encode_doc(tokenizer, curriculum.doc(index, family), cfg.role_weights, cfg.seq_len + 1))
+        docs.append(encode_doc(tokenizer, curriculum.doc(index, family, cap), cfg.role_weights, cfg.seq_len + 1))
     width = max(len(ids) for ids, _ in docs)
     pad = tokenizer.pad_token_id
     ids = torch.tensor([d + [pad] * (width - len(d)) for d, _ in docs])
