@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from iclft.errors import UserError
+from iclft.models.zoo import DEFAULT_MODEL
 
 
 def _parse_params(pairs: list[str]) -> dict:
@@ -26,7 +27,7 @@ def cmd_quickstart(args) -> None:
     from iclft.quickstart import quickstart
 
     table = quickstart(args.model, args.runs_dir, args.seed, progress=not args.quiet)
-    print(f"\nSimple reversals on {args.model}: accuracy ± standard error by split and condition\n")
+    print(f"\nQuickstart on {args.model}: accuracy ± standard error by split and condition\n")
     print(table)
 
 
@@ -135,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iclft", description="In-context learning versus fine-tuning studies.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("quickstart", help="the simple-reversals study under base, icl, ft, ft+icl")
-    p.add_argument("--model", default="smollm2-135m", help="embedded model name, model folder or hub id")
+    p = sub.add_parser("quickstart", help="reversals and syllogisms under base, icl, ft, ft_aug")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="embedded model name, model folder or hub id")
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--seed", default=0, type=int)
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,4 +1,10 @@
-"""The quickstart study: simple reversals on an embedded model under base, icl, ft and ft+icl."""
+"""The quickstart study: reversals and syllogisms under base, icl, ft and ft_aug.
+
+`ft_aug` fine-tunes on the training documents plus the studied model's own local
+augmentations (STUDY.md 4): each fact's document rewritten by the model, in context, as
+restatements and reversals. On the organism (the default) the whole study takes minutes;
+on a real model (`--model smollm2-135m`) the same study uses LoRA and full-length contexts.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +14,64 @@ from pathlib import Path
 
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
+from iclft.models.zoo import DEFAULT_MODEL
 from iclft.tables import format_accuracy_table
 
-QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft+icl")
+QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
+QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
 
 
-def quickstart_configs(model: str = "smollm2-135m", seed: int = 0) -> list[ExperimentConfig]:
-    """The reversal study: all 100 facts once each in context; LoRA fine-tuning on all documents.
+def model_settings(model: str) -> dict:
+    """icl / ft / augment settings for `model`.
 
-    Three epochs: with one, SmolLM2 learns only ~70% of the forward facts (docs/augmentation.md).
+    The organism reads at most 512 tokens: each question is scored after a context of its own
+    four facts, and it is fine-tuned in full (it has 1.5 M parameters). A real model gets every
+    fact in one context, and LoRA for three epochs (with one, SmolLM2 learns only ~70% of
+    the forward facts, docs/augmentation.md).
     """
-    base = {
-        "benchmark": {"name": "reversal", "seed": seed},
-        "model": {"name": model},
+    augment = {"method": "local", "one_per_fact": True}
+    if model == "organism":
+        return {
+            "icl": {"one_per_fact": True, "facts_per_context": 4},
+            "ft": {"method": "full", "learning_rate": 1e-3, "epochs": 5, "batch_size": 16},
+            "augment": {**augment, "max_new_tokens": 48},
+        }
+    return {
         "icl": {"one_per_fact": True},
         "ft": {"method": "lora", "learning_rate": 1e-3, "epochs": 3, "batch_size": 16, "lora_rank": 16},
-        "seed": seed,
+        "augment": augment,
     }
-    return [config_from_dict({**base, "condition": c}, "quickstart") for c in QUICKSTART_CONDITIONS]
 
 
-def quickstart(model: str = "smollm2-135m", runs_dir: str | Path = "runs", seed: int = 0, progress: bool = True) -> str:
-    """Run the quickstart study and return its accuracy table (Markdown)."""
-    metrics = {}
+def quickstart_configs(model: str = DEFAULT_MODEL, seed: int = 0) -> list[ExperimentConfig]:
+    """One config per benchmark and condition, in the order they run."""
+    settings = model_settings(model)
+    configs = []
+    for benchmark in QUICKSTART_BENCHMARKS:
+        for condition in QUICKSTART_CONDITIONS:
+            data = {
+                "benchmark": {"name": benchmark, "seed": seed},
+                "model": {"name": model},
+                "condition": condition,
+                "icl": settings["icl"],
+                "ft": settings["ft"],
+                "seed": seed,
+            }
+            if condition == "ft_aug":
+                data["augment"] = settings["augment"]
+            configs.append(config_from_dict(data, "quickstart"))
+    return configs
+
+
+def quickstart(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0, progress: bool = True) -> str:
+    """Run the quickstart study; return one accuracy table (Markdown) per benchmark."""
+    metrics: dict[str, dict[str, dict]] = {}
     for config in quickstart_configs(model, seed):
         start = time.time()
         if progress:
-            print(f"== {config.condition}: {config.slug()}", flush=True)
+            print(f"== {config.benchmark.name} / {config.condition}: {config.slug()}", flush=True)
         run_dir = run_experiment(config, runs_dir, progress=progress)
-        metrics[config.condition] = json.loads((run_dir / "metrics.json").read_text())
+        metrics.setdefault(config.benchmark.name, {})[config.condition] = json.loads((run_dir / "metrics.json").read_text())
         if progress:
             print(f"   done in {time.time() - start:.0f} s -> {run_dir}", flush=True)
-    return format_accuracy_table(metrics)
+    return "\n\n".join(f"{name}\n\n{format_accuracy_table(by_condition)}" for name, by_condition in metrics.items())

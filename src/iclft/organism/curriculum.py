@@ -155,7 +155,8 @@ class Curriculum:
         return [Piece(INSTRUCTION + "\n\n" + "Words: " + listing + "\n\n", "fact"), *self._query("Words:", listing)]
 
     def _recall(self, rng: random.Random) -> list[Piece]:
-        return self._compare(rng, reversal_share=0.0, same_lead=True)
+        """Forward questions only: associative recall keyed on the (multi-token) noun."""
+        return self._compare(rng, reversal_share=0.0)
 
     def _facts(self, rng: random.Random) -> list[Piece]:
         facts = self._comparisons(rng)

@@ -24,7 +24,7 @@ from iclft.benchmarks.schema import Benchmark, TestItem
 from iclft.benchmarks.syllogism import make_syllogism
 from iclft.config import IclConfig
 from iclft.evaluation.scoring import score_items
-from iclft.exposure.icl import icl_context
+from iclft.exposure.icl import fact_groups, icl_context
 from iclft.organism.curriculum import HELD_OUT_DIMENSIONS
 
 
@@ -55,16 +55,9 @@ def _accuracy(records: list[dict]) -> float:
 
 
 def _grouped(bench: Benchmark, per_context: int, seed: int) -> list[tuple[str, list[TestItem]]]:
-    """(context, items) per group of `per_context` facts, in fact order."""
-    groups = []
-    fact_ids = [f["id"] for f in bench.facts]
+    """(context, items) per group of `per_context` facts, as `icl.facts_per_context` groups them."""
     cfg = IclConfig(one_per_fact=True)
-    for start in range(0, len(fact_ids), per_context):
-        chunk = set(fact_ids[start : start + per_context])
-        docs = [d for d in bench.documents if set(d.fact_ids) & chunk]
-        items = [it for it in bench.items if set(it.fact_ids) & chunk]
-        groups.append((icl_context(docs, cfg, seed + start), items))
-    return groups
+    return [(icl_context(docs, cfg, seed), items) for docs, items in fact_groups(bench.documents, bench.items, per_context)]
 
 
 def _score_groups(lm, groups) -> list[dict]:
