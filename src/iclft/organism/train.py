@@ -37,6 +37,7 @@ class TrainConfig:
     batch_size: int = 8
     steps: int = 2000
     lr: float = 2e-3
+    init_std: float = 0.02
     min_lr_ratio: float = 0.1
     warmup_steps: int = 100
     weight_decay: float = 0.05
@@ -71,7 +72,7 @@ def encode_doc(tokenizer, pieces: list[Piece], role_weights: dict[str, float], m
 
 
 def build_model(cfg: TrainConfig, tokenizer):
-    return small_llama(tokenizer, cfg.width, cfg.layers, cfg.heads, cfg.heads, 4 * cfg.width, cfg.seq_len, cfg.seed)
+    return small_llama(tokenizer, cfg.width, cfg.layers, cfg.heads, cfg.heads, 4 * cfg.width, cfg.seq_len, cfg.seed, cfg.init_std)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
