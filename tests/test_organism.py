@@ -48,3 +48,20 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     lm = TransformersModel(folder, device="cpu")
     result = evaluate_model(lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2)
     assert 0.0 <= result["icl_reversal"] <= 1.0 and 0.0 <= result["base_forward"] <= 1.0
+
+
+def test_stages_set_the_family_mix_then_the_curriculum_takes_over():
+    from iclft.organism.train import stage_mix
+
+    cfg = TrainConfig(stages=[[3, {"copy": 1.0}], [2, {"recall": 1.0}]])
+    assert [stage_mix(cfg, s) for s in range(6)] == [{"copy": 1.0}] * 3 + [{"recall": 1.0}] * 2 + [None]
+    cur = Curriculum(CurriculumParams(n_words=300))
+    assert render(cur.doc(7, mix={"copy": 1.0})).count("Words:") == 2
+    assert "Words:" not in render(cur.doc(7, mix={"recall": 1.0}))
+
+
+def test_questions_are_never_repeated_within_a_document():
+    cur = Curriculum(CurriculumParams(n_words=300))
+    for i in range(100):
+        prompts = [(p.text, a.text) for p, a in zip(cur.doc(i, "compare")[1::2], cur.doc(i, "compare")[2::2])]
+        assert len(prompts) == len(set(prompts))

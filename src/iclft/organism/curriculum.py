@@ -100,13 +100,13 @@ class Curriculum:
         self.lead_ins = [x for x in ALL_LEAD_INS if x not in held]
         self.families = sorted(params.mix)
         self.weights = [params.mix[f] for f in self.families]
-        self._max_facts: int | None = None
 
-    def doc(self, index: int, family: str | None = None, max_facts: int | None = None) -> list[Piece]:
-        """Document `index`; `max_facts` caps its number of facts (the trainer's early ramp)."""
+    def doc(self, index: int, family: str | None = None, mix: dict[str, float] | None = None) -> list[Piece]:
+        """Document `index`: of `family`, or drawn from `mix` (default: the params' mix)."""
         rng = random.Random(f"{self.params.seed}:{index}")
-        family = family or rng.choices(self.families, self.weights)[0]
-        self._max_facts = max_facts
+        if family is None:
+            families = sorted(mix) if mix else self.families
+            family = rng.choices(families, [mix[f] for f in families] if mix else self.weights)[0]
         return getattr(self, f"_{family}")(rng)
 
     def docs(self, start: int, count: int) -> list[list[Piece]]:
@@ -129,7 +129,6 @@ class Curriculum:
 
     def _comparisons(self, rng: random.Random) -> list[dict]:
         n = rng.randint(*self.params.facts_per_doc)
-        n = min(n, self._max_facts or n)
         nouns = self._nouns(rng, 2 * n)
         shared = rng.choice(self.dimensions) if rng.random() < self.params.same_dimension_share else None
         facts = []

@@ -3,10 +3,10 @@
 One short loop (nanoGPT style): AdamW, linear warm-up then cosine decay, optional bf16
 autocast, `torch.set_num_threads(threads)`. Each batch row is one curriculum document
 (right-padded, never packed), and every token's loss is weighted by its piece's role, so the
-loss can focus on the queries' answers. The first `warmup_docs_steps` steps draw only the
-warm-up families (list copying: induction forms in ~750 steps of it alone, and not at all
-in millions of tokens of the relational families); the next `ramp_steps` cap comparison
-documents at `ramp_facts` facts. The result is a normal transformers folder plus
+loss can focus on the queries' answers. Training runs in stages, each
+with its own family mix (`stages`), then the curriculum's mix: list copying first
+(induction forms in ~750 steps of it alone, and not in millions of tokens of the relational
+families), then mostly forward recall (binding a question's noun to its fact), then all. The result is a normal transformers folder plus
 `iclft_organism.json` (config, seed, curriculum params and hash, training curve, evals).
 """
 
@@ -45,10 +45,9 @@ class TrainConfig:
     bf16: bool = False
     seed: int = 0
     role_weights: dict[str, float] = field(default_factory=lambda: {"fact": 0.1, "prompt": 0.1, "answer": 1.0})
-    warmup_docs_steps: int = 0  # the first steps draw only warmup_families documents
-    warmup_families: tuple[str, ...] = ("copy",)
-    ramp_steps: int = 0  # the first ramp_steps steps cap comparison documents at ramp_facts facts
-    ramp_facts: int = 2
+    # (steps, family mix) stages run first, in order; then the curriculum's own mix
+    stages: list = field(default_factory=list)
+    init_from: str | None = None  # start from this organism folder's weights and tokenizer (exploration)
     log_every: int = 50
     eval_every: int = 0  # 0: evaluate only at the end (if an eval function is given)
 
@@ -82,17 +81,25 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def stage_mix(cfg: TrainConfig, step: int) -> dict[str, float] | None:
+    """The family mix of `step`: its stage's, or None (the curriculum's own) after the stages."""
+    end = 0
+    for steps, mix in cfg.stages:
+        end += steps
+        if step < end:
+            return mix
+    return None
+
+
 def make_batch(tokenizer, curriculum: Curriculum, cfg: TrainConfig, step: int):
     """Input ids, targets and target weights of one batch (right-padded)."""
     import torch
 
-    warm = step < cfg.warmup_docs_steps
-    cap = cfg.ramp_facts if step < cfg.ramp_steps else None
+    mix = stage_mix(cfg, step)
     docs = []
     for row in range(cfg.batch_size):
         index = step * cfg.batch_size + row
-        family = cfg.warmup_families[index % len(cfg.warmup_families)] if warm else None
-        docs.append(encode_doc(tokenizer, curriculum.doc(index, family, cap), cfg.role_weights, cfg.seq_len + 1))
+        docs.append(encode_doc(tokenizer, curriculum.doc(index, mix=mix), cfg.role_weights, cfg.seq_len + 1))
     width = max(len(ids) for ids, _ in docs)
     pad = tokenizer.pad_token_id
     ids = torch.tensor([d + [pad] * (width - len(d)) for d, _ in docs])
@@ -121,10 +128,16 @@ def train(
 
     torch.set_num_threads(cfg.threads)
     out = Path(out)
-    tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size, cfg.spelling_words)
-    tokenizer.model_max_length = cfg.seq_len
     curriculum = Curriculum(params)
-    model = build_model(cfg, tokenizer)
+    if cfg.init_from:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(cfg.init_from)
+        model = AutoModelForCausalLM.from_pretrained(cfg.init_from)
+    else:
+        tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size, cfg.spelling_words)
+        model = build_model(cfg, tokenizer)
+    tokenizer.model_max_length = cfg.seq_len
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
