@@ -50,7 +50,11 @@ def cmd_train(args) -> None:
     from iclft.organism.train import TrainConfig, train
 
     cfg = TrainConfig(seed=args.seed, **_overrides(args.set, TrainConfig, "--set"))
-    train(cfg, _params(args), args.out, evaluate=None if args.no_eval else evaluate_folder)
+    import shlex
+    import sys
+
+    command = "iclft " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    train(cfg, _params(args), args.out, evaluate=None if args.no_eval else evaluate_folder, command=command)
 
 
 def cmd_eval(args) -> None:

@@ -50,6 +50,26 @@ def _to_pretrain_pool(bench: Benchmark, seed: int) -> Benchmark:
     return replace(bench, documents=docs, items=items)
 
 
+def _with_held_out_lead_ins(bench: Benchmark) -> Benchmark:
+    """The same benchmark with every fact and question led in by a lead-in the curriculum
+    never writes ("It seems that", "Evidently,"): a held-out-template check."""
+    from dataclasses import replace
+
+    from iclft.organism.curriculum import HELD_OUT_LEAD_INS
+
+    nouns = sorted({f[k] for f in bench.facts for k in ("a", "b")}, key=len, reverse=True)
+    pattern = re.compile(r"^.*?\b(" + "|".join(map(re.escape, nouns)) + r") are\b")
+
+    def relead(text: str, i: int) -> str:
+        lead = HELD_OUT_LEAD_INS[i % len(HELD_OUT_LEAD_INS)][0]
+        text = pattern.sub(lambda m: f"{lead} {m.group(1)} are", text.strip(), count=1)
+        return text[:-1] + "." if text.endswith("?") else text
+
+    docs = [replace(d, text=relead(d.text, i)) for i, d in enumerate(bench.documents)]
+    items = [replace(it, prefix=relead(it.prefix, i + 1)) for i, it in enumerate(bench.items)]
+    return replace(bench, documents=docs, items=items)
+
+
 def _accuracy(records: list[dict]) -> float:
     return sum(r["pred"]["sum"] in r["answers"] for r in records) / max(1, len(records))
 
@@ -79,6 +99,7 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
     syl_records = _score_groups(lm, _grouped(syl, syllogisms_per_context, seed))
     syl_base = score_items(lm, syl.items, "", progress=False)
     pre = _score_groups(lm, _grouped(_to_pretrain_pool(rev, seed), facts_per_context, seed))
+    held = _score_groups(lm, _grouped(_with_held_out_lead_ins(rev), facts_per_context, seed))
 
     def pick(records, split, held=None):
         return [r for r in records if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)]
@@ -93,6 +114,8 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
         "syllogism_chance": sum(it.chance for it in syl.items) / len(syl.items),
         "heldout_dim_forward": _accuracy(pick(icl, "forward", held=True)),
         "heldout_dim_reversal": _accuracy(pick(icl, "reversal", held=True)),
+        "heldout_template_forward": _accuracy(pick(held, "forward", held=False)),
+        "heldout_template_reversal": _accuracy(pick(held, "reversal", held=False)),
         "pretrain_pool_forward": _accuracy(pick(pre, "forward", held=False)),
         "pretrain_pool_reversal": _accuracy(pick(pre, "reversal", held=False)),
     }

@@ -122,8 +122,10 @@ def train(
     out: str | Path,
     evaluate: Callable[[Path], dict] | None = None,
     progress: bool = True,
+    command: str | None = None,
 ) -> Path:
-    """Train and save the organism to `out`; `evaluate(folder)` is run on saved checkpoints."""
+    """Train and save the organism to `out`; `evaluate(folder)` is run on saved checkpoints.
+    `command` (the command line that ran this) is recorded in the manifest."""
     import torch
 
     torch.set_num_threads(cfg.threads)
@@ -163,28 +165,31 @@ def train(
             if progress:
                 print(json.dumps(row), flush=True)
         if evaluate and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
-            _save(model, tokenizer, out, cfg, params, curve, evals)
+            _save(model, tokenizer, out, cfg, params, curve, evals, command)
             evals.append({"step": step + 1, "tokens": tokens, **evaluate(out)})
             if progress:
                 print(json.dumps(evals[-1]), flush=True)
-    _save(model, tokenizer, out, cfg, params, curve, evals)
+    _save(model, tokenizer, out, cfg, params, curve, evals, command)
     if evaluate:
         evals.append({"step": cfg.steps, "tokens": tokens, **evaluate(out)})
         if progress:
             print(json.dumps(evals[-1]), flush=True)
-        _write_manifest(out, cfg, params, curve, evals)
+        _write_manifest(out, cfg, params, curve, evals, command)
     return out
 
 
-def _save(model, tokenizer, out: Path, cfg, params, curve, evals) -> None:
+def _save(model, tokenizer, out: Path, cfg, params, curve, evals, command) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    _write_manifest(out, cfg, params, curve, evals)
+    _write_manifest(out, cfg, params, curve, evals, command)
 
 
-def _write_manifest(out: Path, cfg: TrainConfig, params: CurriculumParams, curve, evals) -> None:
+def _write_manifest(out: Path, cfg: TrainConfig, params: CurriculumParams, curve, evals, command=None) -> None:
+    parent = Path(cfg.init_from) / MANIFEST if cfg.init_from else None
     manifest = {
+        "command": command,
+        "parent": json.loads(parent.read_text()) if parent and parent.is_file() else None,
         "train_config": asdict(cfg),
         "seed": cfg.seed,
         "curriculum": params.to_dict(),
