@@ -1,10 +1,10 @@
-"""The quickstart study: simple reversals under base, icl, ft and ft+icl.
+"""The quickstart study: reversals and syllogisms under base, icl, ft and ft_aug.
 
-Settings follow the model: a real model (the default, smollm2-135m) gets every fact in one
-context and LoRA; the organism (`--model organism`, once one is shipped) reads short
-contexts and is fine-tuned in full. `QUICKSTART_BENCHMARKS` / `QUICKSTART_CONDITIONS` are the
-study's grid; `ft_aug` (the model's own local augmentations) joins it when the organism is
-the default (docs/organism.md).
+`ft_aug` fine-tunes on the training documents plus the studied model's own local
+augmentations (STUDY.md 4): one document per fact rewritten by the model, in context, as
+restatements and reversals. Settings follow the model: the organism (the default) reads
+short contexts and is fine-tuned in full; a real model (`--model smollm2-135m`) gets every
+fact in one context and LoRA.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from iclft.experiment import run_experiment
 from iclft.models.zoo import DEFAULT_MODEL
 from iclft.tables import format_accuracy_table
 
-QUICKSTART_BENCHMARKS = ("reversal",)
-QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft+icl")
+QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
+QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
 
 
 def model_settings(model: str) -> dict:
@@ -31,7 +31,7 @@ def model_settings(model: str) -> dict:
     the forward facts, docs/augmentation.md).
     """
     augment = {"method": "local", "one_per_fact": True}
-    if model == "organism":
+    if model == "organism" or (Path(model).expanduser() / "iclft_organism.json").is_file():
         return {
             "icl": {"one_per_fact": True, "facts_per_context": 4},
             "ft": {"method": "full", "learning_rate": 1e-3, "epochs": 5, "batch_size": 16},
