@@ -119,8 +119,9 @@ def test_list_models_rows():
     from iclft.models.zoo import list_models
 
     rows = list_models()
-    assert {r["name"] for r in rows} >= {"smollm2-135m", "gemma3-270m"}
-    assert all(set(r) == {"name", "package", "installed", "cached", "description"} for r in rows)
+    assert {r["name"] for r in rows} >= {"organism", "smollm2-135m", "gemma3-270m"}
+    assert all(set(r) == {"name", "package", "installed", "shipped", "cached", "description"} for r in rows)
+    assert [r["name"] for r in rows if r["shipped"]] == ["organism"]
 
 
 def test_sliding_window_models_score_exactly(tiny_model_dir, tmp_path):
