@@ -56,7 +56,8 @@ def fact_groups(documents: list[Document], items: list[TestItem], facts_per_cont
     if not facts_per_context:
         return [(documents, items)]
     order = list(dict.fromkeys(f for doc in documents for f in doc.fact_ids))
-    order += [f for f in dict.fromkeys(f for it in items for f in it.fact_ids) if f not in set(order)]
+    stated = set(order)
+    order += [f for f in dict.fromkeys(f for it in items for f in it.fact_ids) if f not in stated]
     chunks = [set(order[i : i + facts_per_context]) for i in range(0, len(order), facts_per_context)] or [set()]
     group_of = {f: k for k, chunk in enumerate(chunks) for f in chunk}
     groups = []

@@ -33,6 +33,7 @@ from iclft.benchmarks.reversal import DIMENSIONS, TEST_LEAD_INS, TRAIN_LEAD_INS
 from iclft.benchmarks.semantic_items import DEDUCED, REPHRASED, REVERSED
 from iclft.benchmarks.semantic_text import TRAIN_PHRASINGS, article, capitalize
 from iclft.benchmarks.syllogism import candidates, is_valid, valid_forms
+from iclft.models.tiny import BOS  # also the end-of-text token
 
 INSTRUCTION = (
     "Read the following documents carefully. They state facts that you need to answer "
@@ -161,7 +162,7 @@ class Curriculum:
         facts = self._comparisons(rng)
         return self._fact_pieces(rng, [self._sentence(self._lead(rng), f"{f['a']} are {f['cmp']} than {f['b']}") for f in facts])
 
-    def _compare(self, rng: random.Random, reversal_share: float | None = None, same_lead: bool = False) -> list[Piece]:
+    def _compare(self, rng: random.Random, reversal_share: float | None = None) -> list[Piece]:
         share = self.params.reversal_share if reversal_share is None else reversal_share
         facts = self._comparisons(rng)
         leads = [self._lead(rng) for _ in facts]
@@ -174,7 +175,7 @@ class Curriculum:
         rng.shuffle(asked)
         for k, reverse in asked[: rng.randint(*self.params.queries_per_doc)]:
             f = facts[k]
-            start = (leads[k] if same_lead else self._lead(rng))[0]
+            start = self._lead(rng)[0]
             if reverse:
                 subject, answer = f["b"], f"{f['conv']} than {f['a']}."
             else:
@@ -190,7 +191,7 @@ class Curriculum:
         lines = [f"{capitalize(f['a'])} are {f['cmp']} than {f['b']}.", f"{capitalize(f['b'])} are {f['conv']} than {f['a']}."]
         rng.shuffle(lines)
         prompt = _local_template().replace("{text}", statement)
-        return [Piece(prompt, "fact"), Piece("\n".join(lines) + "\n\n" + END, "answer")]
+        return [Piece(prompt, "fact"), Piece("\n".join(lines) + "\n\n" + BOS, "answer")]
 
     def _category(self, rng: random.Random) -> list[Piece]:
         """A chain of categories (child, parent, grandparent) with properties, in the semantic
@@ -264,9 +265,6 @@ class Curriculum:
         return pieces
 
 
-END = "<|endoftext|>"
-
-
 def _local_template() -> str:
     from iclft.exposure.augment.templates import load_template
 
@@ -288,7 +286,7 @@ def tokenizer_corpus(spelling_words: int = 0) -> list[str]:
     lines = [INSTRUCTION, "Words:", "The relationships between and are:", "All Some No are"]
     lines += [f"{s}{e}" for s, e in ALL_LEAD_INS]
     lines += [f"are {more} than. are {less} than." for _, more, less in DIMENSIONS]
-    lines += [t for table in (TRAIN_PHRASINGS,) for ts in table.values() for t in ts]
+    lines += [t for ts in TRAIN_PHRASINGS.values() for t in ts]
     lines += [p for table in (REPHRASED, DEDUCED, REVERSED) for ps in table.values() for p, _ in ps]
     lines += _local_template().splitlines()
     spelling = pretrain_words(spelling_words, seed=12345) if spelling_words else []
