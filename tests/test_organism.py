@@ -46,8 +46,36 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["curve"][-1]["step"] == 20
     lm = TransformersModel(folder, device="cpu")
-    result = evaluate_model(lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2)
+    result = evaluate_model(lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2, semantic_per_split=3)
     assert 0.0 <= result["icl_reversal"] <= 1.0 and 0.0 <= result["base_forward"] <= 1.0
+    assert {f"semantic_{s}" for s in ("rephrased", "reversal", "syllogism", "holdout")} <= set(result)
+    assert result["semantic_chance"] == 0.25
+
+
+def test_semantic_contexts_hold_the_needed_facts_and_name_every_wrong_option():
+    from iclft.benchmarks.semantic import make_semantic
+    from iclft.organism.evaluate import semantic_items
+
+    bench = make_semantic(seed=3, n_documents=200)
+    text = {f["id"]: f["text"] for f in bench.facts if "text" in f}
+    groups = semantic_items(bench, 6, seed=3)
+    assert sorted(items[0].split for _, items in groups) == sorted(["rephrased", "reversal", "syllogism", "holdout"] * 6)
+    named = 0
+    for context, (item,) in groups:
+        assert all(text[f] in context for f in item.fact_ids)
+        words = set(context.lower().replace(".", " ").split())
+        named += sum(option.strip(" .") in words for option in item.options)
+    assert named >= 0.9 * 4 * len(groups)  # nearly every option is in the context: copying cannot pick the answer
+
+
+def test_augment_lead_ins_keep_nouns_mid_sentence():
+    plain = Curriculum(CurriculumParams(n_words=300))
+    led = Curriculum(CurriculumParams(n_words=300, augment_lead_ins=True))
+    for i in range(20):
+        answer = led.doc(i, "augment")[-1].text.split("\n\n")[0].splitlines()
+        assert len(answer) == 2 and all(not line.split(" are ")[0].split()[-1][0].isupper() for line in answer)
+        assert all(" " in line.split(" are ")[0] for line in answer)  # a lead-in comes before the noun
+        assert plain.doc(i, "augment")[-1].text[0].isupper() and render(plain.doc(i, "compare")) == render(led.doc(i, "compare"))
 
 
 def test_stages_set_the_family_mix_then_the_curriculum_takes_over():

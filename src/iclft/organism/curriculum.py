@@ -72,6 +72,7 @@ class CurriculumParams:
     reversal_share: float = 0.5
     same_dimension_share: float = 1.0  # share of comparison documents with one dimension only
     lead_in_share: float = 1.0  # below 1, some nouns start a sentence: a different first token
+    augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
     held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
     held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
 
@@ -188,7 +189,11 @@ class Curriculum:
         then its restatement and reversal, then the end-of-text token."""
         f = self._comparisons(rng)[0]
         statement = self._sentence(self._lead(rng), f"{f['a']} are {f['cmp']} than {f['b']}")
-        lines = [f"{capitalize(f['a'])} are {f['cmp']} than {f['b']}.", f"{capitalize(f['b'])} are {f['conv']} than {f['a']}."]
+        bodies = [f"{f['a']} are {f['cmp']} than {f['b']}", f"{f['b']} are {f['conv']} than {f['a']}"]
+        if self.params.augment_lead_ins:  # the noun keeps its mid-sentence tokens, as in the test prompts
+            lines = [self._sentence(self._lead(rng), body) for body in bodies]
+        else:
+            lines = [capitalize(body) + "." for body in bodies]
         rng.shuffle(lines)
         prompt = _local_template().replace("{text}", statement)
         return [Piece(prompt, "fact"), Piece("\n".join(lines) + "\n\n" + BOS, "answer")]

@@ -10,17 +10,21 @@ Reported accuracies: `base` (no context: should be at chance), `icl_forward`,
 `icl_reversal`, `base_syllogism`, `icl_syllogism`, `pretrain_pool_*` (the same items with
 pretrain-pool words, a diagnostic), `probe_*` (`curriculum_probe`: the training format
 itself), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
-whose dimension the curriculum never writes.
+whose dimension the curriculum never writes; `semantic_<split>` (`semantic_items`): the
+semantic-structure benchmark's splits, each item after a short context of the facts it needs
+plus one fact naming each wrong option (so copying an option from the context is no help).
 """
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
 from iclft.benchmarks.lexicon import pool_of
 from iclft.benchmarks.reversal import make_reversal
-from iclft.benchmarks.schema import Benchmark, TestItem
+from iclft.benchmarks.schema import Benchmark, Document, TestItem
+from iclft.benchmarks.semantic import SPLITS, make_semantic
 from iclft.benchmarks.syllogism import make_syllogism
 from iclft.config import IclConfig
 from iclft.evaluation.scoring import score_items
@@ -29,10 +33,10 @@ from iclft.organism.curriculum import HELD_OUT_DIMENSIONS
 
 
 def _check_test_pool(bench: Benchmark) -> None:
-    nouns = {w for d in bench.documents for w in re.findall(r"\b[a-z]+s\b", d.text)}
-    words = {f[k] for f in bench.facts for k in ("a", "b") if k in f} | {w for f in bench.facts for w in f.get("terms", {}).values()}
-    assert words and all(pool_of(w[:-1]) == "test" for w in words), "benchmark word outside the test pool"
-    assert nouns >= words
+    words = {f[k][:-1] for f in bench.facts for k in ("a", "b") if k in f}
+    words |= {w[:-1] for f in bench.facts for w in f.get("terms", {}).values()}
+    words |= {f["word"] for f in bench.facts if f.get("type") == "word"}
+    assert words and all(pool_of(w) == "test" for w in words), "benchmark word outside the test pool"
 
 
 def _to_pretrain_pool(bench: Benchmark, seed: int) -> Benchmark:
@@ -87,12 +91,42 @@ def _score_groups(lm, groups) -> list[dict]:
     return records
 
 
-def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: int = 4, n_syllogisms: int = 30, syllogisms_per_context: int = 2) -> dict:
+def semantic_items(bench: Benchmark, per_split: int, seed: int) -> list[tuple[str, list[TestItem]]]:
+    """(context, [item]) for `per_split` seeded items of each semantic split. The context
+    states the item's own facts (its parent chain and the property asked about) and, for each
+    wrong option, one fact about another category that names it, in shuffled order."""
+    rng = random.Random(f"semantic-eval:{seed}")
+    statements = [f for f in bench.facts if "text" in f]
+    by_id = {f["id"]: f for f in statements}
+    naming: dict[str, list[dict]] = {}
+    for f in statements:
+        for word in set(re.findall(r"[a-z]+", f["text"].lower())):
+            naming.setdefault(word, []).append(f)
+    groups = []
+    for split in SPLITS:
+        items = [it for it in bench.items if it.split == split and all(f in by_id for f in it.fact_ids)]
+        for item in rng.sample(items, min(per_split, len(items))):
+            own = [by_id[f] for f in item.fact_ids]
+            subjects = {f["subject"] for f in own}
+            chosen = list(own)
+            for k, option in enumerate(item.options):
+                others = [f for f in naming.get(option.strip(" .").lower(), []) if f["subject"] not in subjects and f not in chosen]
+                if k not in item.answers and others:
+                    chosen.append(rng.choice(others))
+            rng.shuffle(chosen)
+            docs = [Document(f["id"], f["text"], (f["id"],)) for f in chosen]
+            groups.append((icl_context(docs, IclConfig(one_per_fact=True), seed), [item]))
+    return groups
+
+
+def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: int = 4, n_syllogisms: int = 30,
+                   syllogisms_per_context: int = 2, semantic_per_split: int = 40) -> dict:
     """Accuracies of a loaded `LanguageModel` on fresh test-pool benchmarks."""
     rev = make_reversal(seed=seed, n_facts=n_facts, docs_per_fact=1)
     syl = make_syllogism(seed=seed, n_train=n_syllogisms)
-    _check_test_pool(rev)
-    _check_test_pool(syl)
+    sem = make_semantic(seed=seed, n_documents=200)
+    for bench in (rev, syl, sem):
+        _check_test_pool(bench)
     dims = {f["id"]: f["dimension"] for f in rev.facts}
     base = score_items(lm, rev.items, "", progress=False)
     icl = _score_groups(lm, _grouped(rev, facts_per_context, seed))
@@ -100,6 +134,8 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
     syl_base = score_items(lm, syl.items, "", progress=False)
     pre = _score_groups(lm, _grouped(_to_pretrain_pool(rev, seed), facts_per_context, seed))
     held = _score_groups(lm, _grouped(_with_held_out_lead_ins(rev), facts_per_context, seed))
+    semantic_groups = semantic_items(sem, semantic_per_split, seed)
+    semantic = _score_groups(lm, semantic_groups)
 
     def pick(records, split, held=None):
         return [r for r in records if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)]
@@ -118,6 +154,8 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
         "heldout_template_reversal": _accuracy(pick(held, "reversal", held=False)),
         "pretrain_pool_forward": _accuracy(pick(pre, "forward", held=False)),
         "pretrain_pool_reversal": _accuracy(pick(pre, "reversal", held=False)),
+        **{f"semantic_{split}": _accuracy([r for r in semantic if r["split"] == split]) for split in SPLITS},
+        "semantic_chance": sum(it.chance for _, items in semantic_groups for it in items) / max(1, len(semantic)),
     }
 
 
