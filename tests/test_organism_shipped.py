@@ -40,7 +40,17 @@ def test_in_context_the_organism_restates_facts_it_was_given(result):
     assert result["heldout_template_forward"] >= 0.90  # lead-ins it never saw in training
 
 
-@pytest.mark.xfail(strict=True, reason="goal not met yet: the shipped organism reverses ~0.77 of "
-                   "4-fact contexts (docs/organism.md); strict, so reaching the goal fails this marker")
 def test_in_context_the_organism_reverses_facts_it_was_given(result):
     assert result["icl_reversal"] >= 0.90
+    assert result["heldout_template_reversal"] >= 0.90
+    assert result["heldout_dim_reversal"] > 0.5  # dimensions it never saw (8 items)
+
+
+def test_in_context_the_organism_draws_valid_syllogistic_conclusions(result):
+    assert result["icl_syllogism"] >= 0.80
+    assert result["icl_syllogism"] >= result["base_syllogism"] + 0.3  # it reads the premises
+
+
+def test_semantic_splits_are_reported_against_their_chance(result):
+    assert result["semantic_chance"] == 0.25
+    assert all(0.0 <= result[f"semantic_{s}"] <= 1.0 for s in ("rephrased", "reversal", "syllogism", "holdout"))
