@@ -33,6 +33,9 @@ def test_shipped_organism_is_small_and_records_how_it_was_made():
 def test_without_context_the_organism_is_near_chance(result):
     assert 0.3 <= result["base_forward"] <= 0.7
     assert 0.3 <= result["base_reversal"] <= 0.7
+    assert abs(result["base_syllogism"] - result["syllogism_chance"]) <= 0.2
+    for split in ("rephrased", "reversal", "syllogism", "holdout"):  # 4 options, 40 items each
+        assert abs(result[f"base_semantic_{split}"] - result["semantic_chance"]) <= 0.2
 
 
 def test_in_context_the_organism_restates_facts_it_was_given(result):

@@ -6,7 +6,7 @@ are small (a few facts each, one document per fact) so they fit the organism's l
 item is scored after the `icl_context` of its own group of facts, by `score_items`, exactly
 as the `icl` condition scores (likelihood of each option, summed log-probs).
 
-Reported accuracies: `base` (no context: should be at chance), `icl_forward`,
+Reported accuracies: `base_*` (no context: should be at chance), `icl_forward`,
 `icl_reversal`, `base_syllogism`, `icl_syllogism`, `pretrain_pool_*` (the same items with
 pretrain-pool words, a diagnostic), `probe_*` (`curriculum_probe`: the training format
 itself), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
@@ -136,6 +136,7 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
     held = _score_groups(lm, _grouped(_with_held_out_lead_ins(rev), facts_per_context, seed))
     semantic_groups = semantic_items(sem, semantic_per_split, seed)
     semantic = _score_groups(lm, semantic_groups)
+    semantic_base = score_items(lm, [it for _, items in semantic_groups for it in items], "", progress=False)
 
     def pick(records, split, held=None):
         return [r for r in records if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)]
@@ -155,6 +156,7 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
         "pretrain_pool_forward": _accuracy(pick(pre, "forward", held=False)),
         "pretrain_pool_reversal": _accuracy(pick(pre, "reversal", held=False)),
         **{f"semantic_{split}": _accuracy([r for r in semantic if r["split"] == split]) for split in SPLITS},
+        **{f"base_semantic_{split}": _accuracy([r for r in semantic_base if r["split"] == split]) for split in SPLITS},
         "semantic_chance": sum(it.chance for _, items in semantic_groups for it in items) / max(1, len(semantic)),
     }
 
