@@ -93,3 +93,16 @@ def test_questions_are_never_repeated_within_a_document():
     for i in range(100):
         prompts = [(p.text, a.text) for p, a in zip(cur.doc(i, "compare")[1::2], cur.doc(i, "compare")[2::2])]
         assert len(prompts) == len(set(prompts))
+
+
+def test_category_chains_put_unrelated_chains_in_one_document_and_ask_each_question_once():
+    one = Curriculum(CurriculumParams(n_words=300))
+    assert curriculum_hash(CurriculumParams(n_words=300, category_chains=(1, 1)), 50) == curriculum_hash(CurriculumParams(n_words=300), 50)
+    many = Curriculum(CurriculumParams(n_words=300, category_chains=(2, 3)))
+    for i in range(30):
+        assert len(one.doc(i, "category")[0].text.strip().split("\n\n")[1:]) <= 5  # <= 3 categories: 3 properties, 2 links
+        pieces = many.doc(i, "category")
+        statements = pieces[0].text.strip().split("\n\n")[1:]
+        assert len(statements) >= 2 * 3  # >= 2 chains of >= 2 categories: 2 properties and a link each
+        prompts = [p.text for p in pieces[1::2]]
+        assert len(prompts) == len(set(prompts)) >= 1

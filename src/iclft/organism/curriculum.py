@@ -72,6 +72,7 @@ class CurriculumParams:
     reversal_share: float = 0.5
     same_dimension_share: float = 1.0  # share of comparison documents with one dimension only
     lead_in_share: float = 1.0  # below 1, some nouns start a sentence: a different first token
+    category_chains: tuple[int, int] = (1, 1)  # unrelated category chains per `category` document
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
     held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
     held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
@@ -199,10 +200,37 @@ class Curriculum:
         return [Piece(prompt, "fact"), Piece("\n".join(lines) + "\n\n" + BOS, "answer")]
 
     def _category(self, rng: random.Random) -> list[Piece]:
-        """A chain of categories (child, parent, grandparent) with properties, in the semantic
-        benchmark's training phrasings; then own, inherited and reversed property queries."""
-        depth = rng.randint(2, 3)
-        names = self._nouns(rng, depth + 4)
+        """Chains of categories (child, parent, grandparent) with properties, in the semantic
+        benchmark's training phrasings; then own, inherited and reversed property queries.
+        One chain per document unless `category_chains` says more: then a question must be
+        told from the unrelated chains' categories too, as the semantic evaluation asks."""
+        n_chains = rng.randint(*self.params.category_chains) if tuple(self.params.category_chains) != (1, 1) else 1
+        depths = [rng.randint(2, 3) for _ in range(n_chains)]
+        names = self._nouns(rng, sum(d + 4 for d in depths))
+        chains, facts = [], []
+        for depth in depths:
+            chain_names, names = names[: depth + 4], names[depth + 4 :]
+            cats, own, chain_facts = self._chain(rng, depth, chain_names)
+            chains.append((cats, own))
+            facts += chain_facts
+        rng.shuffle(facts)
+        statements = [capitalize(rng.choice(TRAIN_PHRASINGS[k]).format(**self._slots(c, w if k == "isa" else None, None if k == "isa" else w)))
+                      for k, c, w in facts]
+        pieces = self._fact_pieces(rng, statements)
+        if n_chains == 1:  # (as first written: a question may repeat)
+            for _ in range(rng.randint(2, 6)):
+                pieces += self._category_query(rng, *chains[0])
+            return pieces
+        asked = set()
+        for _ in range(rng.randint(2 * n_chains, 8)):
+            query = self._category_query(rng, *chains[rng.randrange(n_chains)])
+            if query[0].text not in asked:  # each question once: a repeat is answered by copying
+                asked.add(query[0].text)
+                pieces += query
+        return pieces
+
+    def _chain(self, rng: random.Random, depth: int, names: list[str]):
+        """(categories child first, own property of each, facts) of one chain."""
         cats, props = names[:depth], names[depth:]
         own = {}
         for i, cat in enumerate(cats):
@@ -210,29 +238,26 @@ class Curriculum:
             word = props[i] if kind == "have" else self.singular[props[i]]
             own[cat] = (kind, word)
         facts = [("isa", cats[i], cats[i + 1]) for i in range(depth - 1)] + [(k, c, w) for c, (k, w) in own.items()]
-        rng.shuffle(facts)
-        statements = [capitalize(rng.choice(TRAIN_PHRASINGS[k]).format(**self._slots(c, w if k == "isa" else None, None if k == "isa" else w)))
-                      for k, c, w in facts]
-        pieces = self._fact_pieces(rng, statements)
-        for _ in range(rng.randint(2, 6)):
-            i = rng.randrange(depth - 1)
-            child = cats[i]
-            j = rng.randrange(i, depth)  # the category whose property the child has (itself or an ancestor)
-            kind, word = own[cats[j]]
-            choice = rng.random()
-            if choice < 0.25:
-                prefix, form = rng.choice(REVERSED[kind])
-                text = prefix.format(**self._slots(cats[j], None, word))
-                pieces += self._query(text, (self.singular[cats[j]] if form == "singular" else cats[j]) + ".")
-            elif choice < 0.4:
-                prefix, form = rng.choice(REPHRASED["isa"] + DEDUCED["isa"])
-                parent = cats[rng.randrange(i + 1, depth)]
-                pieces += self._query(capitalize(prefix.format(**self._slots(child, parent, None))), (self.singular[parent] if form == "singular" else parent) + ".")
-            else:
-                wordings = REPHRASED if j == i else DEDUCED
-                prefix, _ = rng.choice(wordings[kind])
-                pieces += self._query(capitalize(prefix.format(**self._slots(child, None, word))), word + ".")
-        return pieces
+        return cats, own, facts
+
+    def _category_query(self, rng: random.Random, cats: list[str], own: dict) -> list[Piece]:
+        depth = len(cats)
+        i = rng.randrange(depth - 1)
+        child = cats[i]
+        j = rng.randrange(i, depth)  # the category whose property the child has (itself or an ancestor)
+        kind, word = own[cats[j]]
+        choice = rng.random()
+        if choice < 0.25:
+            prefix, form = rng.choice(REVERSED[kind])
+            text = prefix.format(**self._slots(cats[j], None, word))
+            return self._query(text, (self.singular[cats[j]] if form == "singular" else cats[j]) + ".")
+        if choice < 0.4:
+            prefix, form = rng.choice(REPHRASED["isa"] + DEDUCED["isa"])
+            parent = cats[rng.randrange(i + 1, depth)]
+            return self._query(capitalize(prefix.format(**self._slots(child, parent, None))), (self.singular[parent] if form == "singular" else parent) + ".")
+        wordings = REPHRASED if j == i else DEDUCED
+        prefix, _ = rng.choice(wordings[kind])
+        return self._query(capitalize(prefix.format(**self._slots(child, None, word))), word + ".")
 
     def _slots(self, subject: str, parent: str | None, word: str | None) -> dict[str, str]:
         """The semantic templates' slot values for a plural subject (and parent, or property word)."""
