@@ -33,10 +33,12 @@ from iclft.organism.curriculum import HELD_OUT_DIMENSIONS
 
 
 def _check_test_pool(bench: Benchmark) -> None:
-    words = {f[k][:-1] for f in bench.facts for k in ("a", "b") if k in f}
-    words |= {w[:-1] for f in bench.facts for w in f.get("terms", {}).values()}
-    words |= {f["word"] for f in bench.facts if f.get("type") == "word"}
+    plurals = {f[k] for f in bench.facts for k in ("a", "b") if k in f}
+    plurals |= {w for f in bench.facts for w in f.get("terms", {}).values()}
+    words = {w[:-1] for w in plurals} | {f["word"] for f in bench.facts if f.get("type") == "word"}
     assert words and all(pool_of(w) == "test" for w in words), "benchmark word outside the test pool"
+    nouns = {w for d in bench.documents for w in re.findall(r"\b[a-z]+s\b", d.text)}
+    assert nouns >= plurals  # the fact records name the nouns the documents use
 
 
 def _to_pretrain_pool(bench: Benchmark, seed: int) -> Benchmark:
