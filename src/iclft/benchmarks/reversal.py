@@ -1,4 +1,4 @@
-"""Simple reversals (STUDY.md 2.1): "⟨X⟩ are ⟨comparative⟩ than ⟨Y⟩." between nonsense nouns.
+"""Simple reversals (docs/study.md, "The benchmarks"): "⟨X⟩ are ⟨comparative⟩ than ⟨Y⟩." between nonsense nouns.
 
 Training documents state each fact in the trained direction after a lead-in. Split `reversal`
 asks for the reversed statement ("Ys are ⟨converse⟩ than Xs." against "Ys are ⟨comparative⟩

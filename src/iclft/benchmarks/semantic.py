@@ -1,4 +1,4 @@
-"""Semantic structure (STUDY.md 2.3): a real-world category hierarchy in nonsense words.
+"""Semantic structure (docs/study.md, "The benchmarks"): a real-world category hierarchy in nonsense words.
 
 About 110 categories of animals, plants and objects (`semantic_hierarchy.yaml`) with parent
 links and 1-6 own properties each ("are ⟨adjective⟩", "can ⟨verb⟩", "have ⟨noun⟩"), inherited

@@ -1,4 +1,4 @@
-"""Simple syllogisms (STUDY.md 2.2), with validity decided by exhaustive model checking.
+"""Simple syllogisms (docs/study.md, "The benchmarks"), with validity decided by exhaustive model checking.
 
 A statement is a tuple (quantifier, subject, predicate), quantifier one of "all", "some", "no",
 "some_not" (the generator never writes "some_not", but the checker understands it). A model

@@ -1,10 +1,10 @@
-"""FTICL (Study Y): k demonstrations prepended to every training input, with no loss on them.
+"""FTICL (Yang et al. 2024; docs/study.md): k demonstrations prepended to every training input, with no loss on them.
 
 The demonstrations are other training documents, joined by blank lines, in front of the
 example's own unscored context (if sentence splitting gave it one). `source`:
 
     documents   k documents drawn for each example (never the example's own document)
-    fixed       one seeded draw of k documents for every example, as Study Y's fixed pool
+    fixed       one seeded draw of k documents for every example, as in Yang et al.'s fixed pool
                 (an example whose document is in the pool gets the next pool document instead)
 """
 

@@ -1,4 +1,4 @@
-"""Sentence splitting of training documents (STUDY.md 3).
+"""Sentence splitting of training documents (docs/study.md, "Augmentation").
 
     none         one example per document, loss on all of it
     independent  one example per sentence, loss on all of it
