@@ -26,9 +26,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             f.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a failed write (full disk): name the file
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
 
 

@@ -124,12 +124,21 @@ USER_MANIFEST: dict[str, Any] = {"generator": "user", "seed": 0, "params": {}}
 
 
 def save_benchmark(bench: Benchmark, out: str | Path) -> Path:
-    """Write the benchmark folder; every file is written atomically, the manifest last."""
+    """Write the benchmark folder; every file is written atomically, the manifest last. When
+    writing fails (a full disk), a folder this call created is removed again."""
+    import shutil
+
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in _file_texts(bench).items():
-        atomic_write_text(out / name, text)
-    atomic_write_text(out / "manifest.json", dumps_json(manifest(bench)))
+    try:
+        for name, text in _file_texts(bench).items():
+            atomic_write_text(out / name, text)
+        atomic_write_text(out / "manifest.json", dumps_json(manifest(bench)))
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return out
 
 
