@@ -324,8 +324,8 @@ MODELS = [
 ]
 
 RUNS_AND_FILES = [
-    case("runs-dir-is-a-file", lambda t, s: (write(t / "runs", "x"), run_config(t, GOOD + "condition: base\n"))[1], "{tmp}/runs"),
-    case("out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "make", "reversal", "--out", str(t / "out")])[1], "{tmp}/out"),
+    case("runs-dir-is-a-file", lambda t, s: (write(t / "runs", "x"), run_config(t, GOOD + "condition: base\n"))[1], "{tmp}/runs: is a file, expected a folder"),
+    case("out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "make", "reversal", "--out", str(t / "out")])[1], "{tmp}/out: is a file, expected a folder"),
     case("runs-dir-read-only", lambda t, s: (os.makedirs(t / "runs"), os.chmod(t / "runs", 0o555), run_config(t, GOOD + "condition: base\n"))[2],
          "{tmp}/runs", marks=AS_ROOT),
     case("report-out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "export-lm-eval", str(bench_folder(t)), str(t / "out")])[1], "{tmp}/out"),
@@ -343,7 +343,7 @@ API = [
 ]
 
 FILESYSTEM = [
-    case("disk-full-on-make", lambda t, s: ["data", "make", "reversal", "--out", str(t / "out")], "{tmp}/out/", env={"FILE_SIZE_LIMIT": 2000}),
+    case("disk-full-on-make", lambda t, s: ["data", "make", "reversal", "--out", str(t / "out")], "{tmp}/out/train.jsonl: File too large", env={"FILE_SIZE_LIMIT": 2000}),
 ]
 
 ALL = CONFIGS + DATA + SWEEPS + CLI + MODELS + RUNS_AND_FILES + API + FILESYSTEM

@@ -6,6 +6,7 @@ sizes shrunk and its model swapped for the organism, so the suite stays fast. Th
 of the worked augmentation example is run on the runs those configs produce.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,15 @@ def test_example_sweep_runs_shrunk(path, tmp_path, capsys):
     n = len(load_sweep(small).configs)
     assert main(["sweep", str(small), "--quiet"]) == 0
     assert len(list((tmp_path / "runs").glob("*/metrics.json"))) == n
+
+
+def test_quiet_run_prints_only_the_table(tmp_path):
+    """Under --quiet no progress bar, library log line or FutureWarning reaches the terminal."""
+    small = tmp_path / "reversal-icl.yaml"
+    small.write_text(yaml.safe_dump(shrink(yaml.safe_load((ROOT / "examples" / "reversal-icl.yaml").read_text()))))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONWARNINGS": "default"}
+    done = subprocess.run([sys.executable, "-m", "iclft.cli", "run", str(small), "--runs-dir", str(tmp_path / "runs"), "--quiet"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("| split") and "run directory:" in done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -228,6 +229,11 @@ def _os_error_line(e: OSError) -> str:
     reason = e.strerror or str(e) or type(e).__name__
     if e.filename is None:
         return reason
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):  # a file where a folder should be: name that file
+        path = Path(e.filename)
+        for candidate in (path, *path.parents):
+            if candidate.is_file():
+                return f"{candidate}: is a file, expected a folder"
     both = f"{e.filename} -> {e.filename2}" if e.filename2 else str(e.filename)
     return f"{both}: {reason}"
 
