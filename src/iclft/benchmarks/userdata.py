@@ -119,16 +119,19 @@ def _check_fact_refs(where: str, record: dict, fact_ids: set[str] | None, proble
 
 
 def _check_facts(path: Path, problems: list[str]) -> set[str] | None:
-    """The fact ids of facts.jsonl, or None when there is no such file (references are free)."""
+    """The fact ids of facts.jsonl, or None when there is no such file or it is empty
+    (references are then free)."""
     if not path.is_file():
         return None
     seen: dict[str, int] = {}
+    count = 0
     for n, record in _lines(path, problems):
         where = f"{path}:{n}"
+        count += 1
         if "id" in record and not isinstance(record["id"], str):
             problems.append(f"{where}: field 'id' must be a string, not {_json_type(record['id'])}")
         _check_unique_id(where, record, seen, n, problems)
-    return set(seen)
+    return set(seen) if count else None  # an empty facts.jsonl (save_benchmark writes one) records no facts
 
 
 def _check_documents(path: Path, fact_ids: set[str] | None, problems: list[str]) -> int:
