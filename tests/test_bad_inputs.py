@@ -431,7 +431,9 @@ def test_api_keeps_several_requests_in_flight_and_the_prompt_order(servers):
     result = {}
     worker = threading.Thread(target=lambda: result.update(out=lm.generate([f"q{i}" for i in range(8)], GenerationSettings(num_samples=2))))
     worker.start()
-    while server.requests < 4:  # four requests reach the server before any is answered
+    for _ in range(1000):  # four requests reach the server before any is answered
+        if server.requests >= 4:
+            break
         threading.Event().wait(0.01)
     assert server.max_in_flight == 4
     hold.set()
