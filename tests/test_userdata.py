@@ -62,7 +62,7 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path):
         f"{train}:3: missing field 'text'",
         f"{train}:3: unknown field 'txt'",
         f"{train}:3: duplicate id 'd1' (first on line 1)",
-        f"{test}:1: answer index 2 out of range (0..1)",
+        f"{test}:1: answer index 2 out of range: the options are numbered 0..1",
         f"{test}:2: duplicate id 't1' (first on line 1)",
         f"{test}:3: empty split name",
         f"{test}:4: missing field 'prefix'",

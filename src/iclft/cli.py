@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -203,16 +204,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input (UserError) and filesystem errors print one line and exit 2."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False):
+        quiet_libraries()
     try:
         args.func(args)
     except UserError as e:
-        print(f"iclft: error: {e}", file=sys.stderr)
-        return 2
+        return _error(str(e))
+    except OSError as e:  # read-only folder, full disk, a file where a folder should be ...
+        return _error(_os_error_line(e))
     except KeyboardInterrupt:
         print("iclft: interrupted; rerun the same command to continue", file=sys.stderr)
         return 130
     return 0
+
+
+def _error(line: str) -> int:
+    print(f"iclft: error: {line}", file=sys.stderr)
+    return 2
+
+
+def _os_error_line(e: OSError) -> str:
+    reason = e.strerror or str(e) or type(e).__name__
+    if e.filename is None:
+        return reason
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):  # a file where a folder should be: name that file
+        path = Path(e.filename)
+        for candidate in (path, *path.parents):
+            if candidate.is_file():
+                return f"{candidate}: is a file, expected a folder"
+    both = f"{e.filename} -> {e.filename2}" if e.filename2 else str(e.filename)
+    return f"{both}: {reason}"
+
+
+def quiet_libraries() -> None:
+    """No progress bars, logging or FutureWarnings from transformers and huggingface_hub."""
+    import os
+    import warnings
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ["TRANSFORMERS_NO_ADVISORY_WARNINGS"] = "1"
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|torch|peft|huggingface_hub)")
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
 
 if __name__ == "__main__":

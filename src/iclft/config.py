@@ -12,16 +12,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from iclft.errors import UserError
 
 CONDITIONS = ("base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl")
 AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
+
+
+MAX_SEED = 2**32 - 1  # numpy and torch accept seeds up to this
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _check_seed(seed: int) -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"a seed must be between 0 and {MAX_SEED}, got {seed}")
+    return seed
+
+
+def _check_device(device: str) -> str:
+    if not DEVICE.match(device):
+        raise ValueError(f"device '{device}': expected auto, cpu, cuda, cuda:N or mps")
+    return device
 
 
 class _Strict(BaseModel):
@@ -34,11 +51,15 @@ class BenchmarkConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict, description="generator parameters")
     path: str | None = Field(None, description="load a saved benchmark folder instead of generating")
 
+    _seed_in_range = field_validator("seed")(lambda cls, v: _check_seed(v))
+
 
 class ModelConfig(_Strict):
     name: str = Field("smollm2-135m", description="embedded model name, model folder, or hub id")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
+
+    _device_known = field_validator("device")(lambda cls, v: _check_device(v))
 
 
 class IclConfig(_Strict):
@@ -129,6 +150,8 @@ class ExperimentConfig(_Strict):
     scoring: ScoringConfig = ScoringConfig()
     seed: int = Field(0, description="seed for subsampling, shuffling and initialization")
 
+    _seed_in_range = field_validator("seed")(lambda cls, v: _check_seed(v))
+
     @model_validator(mode="after")
     def _sections_match_condition(self) -> "ExperimentConfig":
         augmented = self.condition in AUGMENTED_CONDITIONS
@@ -182,19 +205,12 @@ def config_from_dict(data: Any, source: str = "<config>") -> ExperimentConfig:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
-        raise UserError(f"{source}: field '{field}': {err['msg']}{more}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise UserError(f"{source}: field '{field}': {msg}{more}") from None
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
+    from iclft.io import read_yaml
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read config ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark else ""
-        raise UserError(f"{path}{at}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    return config_from_dict(data, str(path))
+    return config_from_dict(read_yaml(path, "config"), str(path))

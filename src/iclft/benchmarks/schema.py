@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from iclft.errors import UserError
-from iclft.io import atomic_write_text, dumps_json, jsonl_text, read_jsonl
+from iclft.io import atomic_write_text, dumps_json, jsonl_text, read_json, read_jsonl
 
 DATA_FILES = ("train.jsonl", "test.jsonl", "facts.jsonl")
 
@@ -124,12 +124,21 @@ USER_MANIFEST: dict[str, Any] = {"generator": "user", "seed": 0, "params": {}}
 
 
 def save_benchmark(bench: Benchmark, out: str | Path) -> Path:
-    """Write the benchmark folder; every file is written atomically, the manifest last."""
+    """Write the benchmark folder; every file is written atomically, the manifest last. When
+    writing fails (a full disk), a folder this call created is removed again."""
+    import shutil
+
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in _file_texts(bench).items():
-        atomic_write_text(out / name, text)
-    atomic_write_text(out / "manifest.json", dumps_json(manifest(bench)))
+    try:
+        for name, text in _file_texts(bench).items():
+            atomic_write_text(out / name, text)
+        atomic_write_text(out / "manifest.json", dumps_json(manifest(bench)))
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return out
 
 
@@ -145,19 +154,22 @@ def load_benchmark(folder: str | Path) -> Benchmark:
         raise UserError(f"{folder}: not a benchmark folder")
     if not man_path.is_file() and not (folder / "test.jsonl").is_file():
         raise UserError(f"{folder}: not a benchmark folder (no manifest.json or test.jsonl)")
-    import json
-
-    try:
-        man = json.loads(man_path.read_text(encoding="utf-8")) if man_path.is_file() else USER_MANIFEST
-    except json.JSONDecodeError as e:
-        raise UserError(f"{man_path}: not valid JSON ({e.msg})") from None
-    for key in ("generator", "seed", "params"):
-        if key not in man:
-            raise UserError(f"{man_path}: missing field '{key}'")
+    _reject_invalid(folder)
+    man = read_json(man_path, "manifest") if man_path.is_file() else USER_MANIFEST
     documents = [_document(r, folder / "train.jsonl", n) for n, r in enumerate(_rows(folder, "train.jsonl"), 1)]
     items = [_item(r, folder / "test.jsonl", n) for n, r in enumerate(_rows(folder, "test.jsonl"), 1)]
     facts = _rows(folder, "facts.jsonl") if (folder / "facts.jsonl").exists() else []
     return Benchmark(man["generator"], man["seed"], man["params"], documents, items, facts)
+
+
+def _reject_invalid(folder: Path) -> None:
+    """The first problem `iclft data validate` would report, as a UserError."""
+    from iclft.benchmarks.userdata import validate_folder
+
+    problems = validate_folder(folder)
+    if problems:
+        more = f" (and {len(problems) - 1} more; `iclft data validate {folder}` lists them all)" if len(problems) > 1 else ""
+        raise UserError(problems[0] + more)
 
 
 def _rows(folder: Path, name: str) -> list[dict]:

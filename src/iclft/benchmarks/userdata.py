@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from iclft.benchmarks.schema import sha256_text
+from iclft.errors import UserError
+from iclft.io import read_json, read_text
 
 DOCUMENT_FIELDS = {"id": str, "text": str, "fact_ids": list}
 ITEM_FIELDS = {"id": str, "split": str, "inference_type": str, "prefix": str, "options": list,
@@ -50,9 +52,9 @@ def _lines(path: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
     if not path.is_file():
         return
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        problems.append(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
+        text = read_text(path, "JSON lines file")
+    except UserError as e:
+        problems.append(str(e))
         return
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -117,16 +119,19 @@ def _check_fact_refs(where: str, record: dict, fact_ids: set[str] | None, proble
 
 
 def _check_facts(path: Path, problems: list[str]) -> set[str] | None:
-    """The fact ids of facts.jsonl, or None when there is no such file (references are free)."""
+    """The fact ids of facts.jsonl, or None when there is no such file or it is empty
+    (references are then free)."""
     if not path.is_file():
         return None
     seen: dict[str, int] = {}
+    count = 0
     for n, record in _lines(path, problems):
         where = f"{path}:{n}"
+        count += 1
         if "id" in record and not isinstance(record["id"], str):
             problems.append(f"{where}: field 'id' must be a string, not {_json_type(record['id'])}")
         _check_unique_id(where, record, seen, n, problems)
-    return set(seen)
+    return set(seen) if count else None  # an empty facts.jsonl (save_benchmark writes one) records no facts
 
 
 def _check_documents(path: Path, fact_ids: set[str] | None, problems: list[str]) -> int:
@@ -182,8 +187,8 @@ def _check_item_values(where: str, record: dict, problems: list[str]) -> None:
     for a in answers:
         if not isinstance(a, int) or isinstance(a, bool):
             problems.append(f"{where}: answer {json.dumps(a)} is not an option index (an integer)")
-        elif not 0 <= a < len(options):
-            problems.append(f"{where}: answer index {a} out of range (0..{len(options) - 1})")
+        elif options and not 0 <= a < len(options):
+            problems.append(f"{where}: answer index {a} out of range: the options are numbered 0..{len(options) - 1}")
     if len(set(map(json.dumps, answers))) != len(answers):
         problems.append(f"{where}: answers repeat")
 
@@ -193,9 +198,9 @@ def _check_manifest(folder: Path, n_documents: int, item_counts: dict[str, int],
     if not path.is_file():
         return
     try:
-        man = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        problems.append(f"{path}: not valid JSON ({getattr(e, 'msg', e)})")
+        man = read_json(path, "manifest")
+    except UserError as e:
+        problems.append(str(e))
         return
     if not isinstance(man, dict):
         problems.append(f"{path}: expected a JSON object")
@@ -203,6 +208,10 @@ def _check_manifest(folder: Path, n_documents: int, item_counts: dict[str, int],
     for key in MANIFEST_FIELDS:
         if key not in man:
             problems.append(f"{path}: missing field '{key}' (or delete manifest.json: it is optional)")
+    if "params" in man and not isinstance(man["params"], dict):
+        problems.append(f"{path}: field 'params' must be an object, not {_json_type(man['params'])}")
+    if "seed" in man and (not isinstance(man["seed"], int) or isinstance(man["seed"], bool)):
+        problems.append(f"{path}: field 'seed' must be an integer, not {_json_type(man['seed'])}")
     for name, entry in (man.get("files") or {}).items():
         data = folder / name
         if isinstance(entry, dict) and "sha256" in entry and data.is_file():

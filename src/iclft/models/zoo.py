@@ -162,20 +162,137 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def resolve(name: str, dtype: str = "float32", device: str = "auto"):
     """A loaded LanguageModel for a zoo name, an existing model folder, or a hub id."""
-    from iclft.models.hf import TransformersModel
-
+    check_device(device)
     if name in ZOO:
-        return TransformersModel(model_folder(name), dtype, device, bos_token=ZOO[name].bos_token, name=name)
+        folder = model_folder(name)
+        check_model_folder(folder)
+        return _load(folder, dtype, device, bos_token=ZOO[name].bos_token, name=name)
     if Path(name).expanduser().is_dir():
         folder = Path(name).expanduser()
-        if not (folder / "config.json").exists():
-            raise UserError(f"model folder {folder}: no config.json (not a transformers model folder)")
-        return TransformersModel(folder, dtype, device, name=name)
+        check_model_folder(folder)
+        return _load(folder, dtype, device, name=name)
     if HUB_ID.match(name):
+        check_hub_reachable(name)
         try:
-            return TransformersModel(name, dtype, device, name=name)
+            return _load(name, dtype, device, name=name)
+        except UserError:
+            raise
         except OSError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"model '{name}': cannot load from the hub or its cache ({first})") from None
     known = ", ".join(ZOO)
     raise UserError(f"unknown model '{name}': expected one of {known}, a model folder, or a hub id like org/name")
+
+
+def _load(source: str | Path, dtype: str, device: str, **kwargs):
+    from iclft.models.hf import TransformersModel
+
+    if not isinstance(source, Path):
+        return TransformersModel(source, dtype, device, **kwargs)
+    try:
+        return TransformersModel(source, dtype, device, **kwargs)
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"model folder {source}: cannot be loaded ({first})") from None
+
+
+# -- checks that fail at once, in one line, before transformers is asked to load anything ------
+
+PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def check_device(device: str) -> None:
+    """`device` names a device this machine has (auto always does)."""
+    if device in ("auto", "cpu"):
+        return
+    match = re.fullmatch(r"cuda(?::(\d+))?|mps", device)
+    if not match:
+        raise UserError(f"model.device: '{device}' is not a device; expected {DEVICES}")
+    import torch
+
+    if device == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise UserError("model.device: mps requested but this machine has no Apple GPU; use auto or cpu")
+        return
+    if not torch.cuda.is_available():
+        raise UserError(f"model.device: {device} requested but no CUDA GPU is available; use auto or cpu")
+    index = int(match.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        raise UserError(f"model.device: {device} requested but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+
+
+def check_model_folder(folder: Path) -> None:
+    """A transformers folder iclft can load: config.json, safetensors weights, a tokenizer."""
+    folder = Path(folder)
+    config = folder / "config.json"
+    if not config.is_file():
+        raise UserError(f"model folder {folder}: no config.json (not a transformers model folder)")
+    try:
+        parsed = json.loads(config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{config}: not valid JSON ({getattr(e, 'msg', e)})") from None
+    if not isinstance(parsed, dict):
+        raise UserError(f"{config}: expected a JSON object")
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        pickles = sorted(p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern))
+        if pickles:
+            raise UserError(f"model folder {folder}: only pickle weights ({', '.join(pickles)}); iclft loads "
+                            "safetensors only (pickle files can run code): save the model with "
+                            "save_pretrained(..., safe_serialization=True)")
+        raise UserError(f"model folder {folder}: no weights (expected model.safetensors)")
+    for path in weights:
+        check_safetensors(path)
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(f"model folder {folder}: no tokenizer (expected one of {', '.join(TOKENIZER_FILES)})")
+
+
+def check_safetensors(path: Path) -> None:
+    """A whole safetensors file: its header parses and its tensors end within the file.
+    Reads only the header, so a truncated or corrupt file is named before anything loads."""
+    path = Path(path)
+    size = path.stat().st_size
+    broken = f"{path}: truncated or corrupt weights file; delete {path.parent} and run again"
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise UserError(broken)
+        n = int.from_bytes(head, "little")
+        if n > size - 8:
+            raise UserError(broken)
+        try:
+            header = json.loads(f.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(broken) from None
+    if not isinstance(header, dict):
+        raise UserError(broken)
+    ends = [entry["data_offsets"][1] for key, entry in header.items()
+            if key != "__metadata__" and isinstance(entry, dict) and len(entry.get("data_offsets") or ()) == 2]
+    if 8 + n + max(ends, default=0) > size:
+        raise UserError(broken)
+
+
+HUB_HOST = "huggingface.co"
+
+
+def check_hub_reachable(name: str, timeout_s: float = 3.0) -> None:
+    """Fail at once, not after a minute of retries, when hub id `name` is not in the local hub
+    cache and the hub is offline (HF_HUB_OFFLINE) or cannot be reached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return  # cached: transformers can load it offline
+    not_folder = f"model '{name}': not a folder, not in the local hub cache"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise UserError(f"{not_folder}, and HF_HUB_OFFLINE is set")
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or f"https://{HUB_HOST}")
+    host, port = endpoint.hostname or HUB_HOST, endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as e:
+        raise UserError(f"{not_folder}, and the hub ({host}) cannot be reached ({e.strerror or e})") from None
