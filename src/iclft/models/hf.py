@@ -16,6 +16,7 @@ keeps a copy of the adapter (for `save_finetuned`) and merges it into the weight
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -40,6 +41,14 @@ def pick_device(device: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@contextmanager
+def _quiet_peft():
+    """peft reads the deprecated `is_gradient_checkpointing` of transformers models."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        yield
 
 
 def lora_targets(module) -> list[str]:
@@ -255,8 +264,7 @@ class TransformersModel(TrainableLM):
             config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                 target_modules=lora_targets(self._module), task_type="CAUSAL_LM",
                                 base_model_name_or_path=self.source)
-            with warnings.catch_warnings():  # peft asks the deprecated `is_gradient_checkpointing`
-                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            with _quiet_peft():
                 self._module = get_peft_model(self._module, config)
         self._module.train()
 
@@ -289,7 +297,8 @@ class TransformersModel(TrainableLM):
         if (folder / ADAPTER_CONFIG).is_file():
             from peft import PeftModel, get_peft_model_state_dict
 
-            peft_model = PeftModel.from_pretrained(self._module, str(folder), torch_device=str(self.device))
+            with _quiet_peft():
+                peft_model = PeftModel.from_pretrained(self._module, str(folder), torch_device=str(self.device))
             weights = {k: v.detach().to("cpu", copy=True) for k, v in get_peft_model_state_dict(peft_model).items()}
             self._adapter = (peft_model.peft_config["default"], weights)
             self._module = peft_model.merge_and_unload()
