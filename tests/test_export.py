@@ -36,6 +36,7 @@ def assert_scores_match(model, tokenizer, run_dir):
             assert plain_logprob(model, tokenizer, sample["prefix"], option) == pytest.approx(want, abs=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")  # raised inside peft
 def test_lora_run_exports_a_peft_adapter(tmp_path, tiny_model_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -7,7 +7,7 @@ import pytest
 import iclft.experiment as experiment
 from iclft.config import config_from_dict
 from iclft.exposure.augment.cache import cache_key
-from iclft.experiment import checkpoint_key, run_experiment
+from iclft.experiment import checkpoint_key, is_finished, run_experiment
 from iclft.models import GenerationSettings
 from iclft.models.tiny import build_tiny_model
 from iclft.provenance import file_sha256, is_current, model_fingerprint, weights_fingerprint
@@ -58,7 +58,8 @@ def test_new_weights_at_the_same_path_are_not_reused(tmp_path, monkeypatch, cond
     assert is_current(run_dir, cfg.model)
 
     build_tiny_model(tmp_path / "model", seed=1)  # other weights, same folder
-    assert not is_current(run_dir, cfg.model)
+    assert not is_current(run_dir, cfg.model) and not is_current(run_dir)
+    assert not is_finished(run_dir)  # what sweeps check before skipping a run
     trained = []
     real = experiment.finetune
     monkeypatch.setattr(experiment, "finetune", lambda *a, **k: trained.append(1) or real(*a, **k))

@@ -46,14 +46,15 @@ def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
 
 
 def is_finished(run_dir: Path) -> bool:
-    return (run_dir / "metrics.json").is_file()
+    """Scored, with the weights its model points to now (iclft.provenance.is_current)."""
+    return (run_dir / "metrics.json").is_file() and is_current(run_dir)
 
 
 def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
     """Run `config` unless its run directory is already finished; return that directory."""
     runs_dir = Path(runs_dir)
     final = run_dir_for(config, runs_dir)
-    if is_finished(final) and is_current(final, config.model):
+    if is_finished(final):
         return final
     bench = get_benchmark(config.benchmark.name, config.benchmark.seed, config.benchmark.params, config.benchmark.path)
     from iclft.models import load_model

@@ -64,8 +64,11 @@ def model_card(config, metrics: dict, meta: dict, run_dir: Path) -> str:
         for split, m in sorted(metrics.get("splits", {}).items())
     )
     if lora:
+        from iclft.models.zoo import ZOO
+
+        where = f"iclft.models.zoo.model_folder({base!r})" if base in ZOO else base
         load = (f"from peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\n"
-                f"base = AutoModelForCausalLM.from_pretrained(BASE_MODEL_FOLDER)  # {base}\n"
+                f"base = AutoModelForCausalLM.from_pretrained(BASE_MODEL_FOLDER)  # {where}\n"
                 f"model = PeftModel.from_pretrained(base, THIS_FOLDER)")
     else:
         load = "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n" \

@@ -132,16 +132,16 @@ def collect(lm, model) -> dict:
     }
 
 
-def is_current(run_dir: Path, model) -> bool:
+def is_current(run_dir: Path, model=None) -> bool:
     """False when the finished run in `run_dir` recorded a model fingerprint that differs from
-    the weights ModelConfig `model` points to now; True otherwise (also for runs made before
-    fingerprints were recorded, and when the current weights cannot be fingerprinted)."""
+    the weights its model (or ModelConfig `model`) points to now; True otherwise (also for
+    runs made before fingerprints were recorded, and when the current weights cannot be
+    fingerprinted)."""
     try:
-        recorded = json.loads((Path(run_dir) / "metrics.json").read_text()).get("provenance", {})
-    except (OSError, ValueError):
+        recorded = json.loads((Path(run_dir) / "metrics.json").read_text()).get("provenance")
+    except (OSError, ValueError, AttributeError):
         return False
-    recorded = recorded.get("model_fingerprint") if isinstance(recorded, dict) else None
-    if not recorded:
+    if not isinstance(recorded, dict) or not recorded.get("model_fingerprint"):
         return True
-    current = model_fingerprint(model.name)
-    return current is None or current == recorded
+    current = model_fingerprint(model.name if model is not None else recorded.get("model", ""))
+    return current is None or current == recorded["model_fingerprint"]
