@@ -6,9 +6,9 @@ import pytest
 
 from iclft.config import FinetuneConfig
 from iclft.exposure.finetune import IGNORE, encode_example, finetune, make_batches
+from iclft.models.base import ScoreRequest, TrainExample
 from iclft.models.hf import lora_targets
 from iclft.schedule import lr_factor
-from iclft.models.base import ScoreRequest, TrainExample
 
 FACTS = [
     ("The blicket is", "larger than the dax."),

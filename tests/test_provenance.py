@@ -6,8 +6,8 @@ import pytest
 
 import iclft.experiment as experiment
 from iclft.config import config_from_dict
-from iclft.exposure.augment.cache import cache_key
 from iclft.experiment import checkpoint_key, is_finished, run_experiment
+from iclft.exposure.augment.cache import cache_key
 from iclft.models import GenerationSettings
 from iclft.models.tiny import build_tiny_model
 from iclft.provenance import file_sha256, is_current, model_fingerprint, weights_fingerprint
@@ -35,7 +35,7 @@ def test_fingerprint_is_the_weights_hash_and_is_cached(tmp_path):
     assert file_sha256(weights) == hashlib.sha256(weights.read_bytes()).hexdigest()
     cached = json.loads((tmp_path / "cache" / "fingerprints.json").read_text())
     assert cached[str(weights.resolve())]["sha256"] == file_sha256(weights)
-    assert model_fingerprint(str(folder)) == weights_fingerprint(folder) != None  # noqa: E711
+    assert model_fingerprint(str(folder)) == weights_fingerprint(folder) is not None
     assert model_fingerprint(str(build_tiny_model(tmp_path / "b", seed=1))) != model_fingerprint(str(folder))
     assert model_fingerprint("some-org/some-hub-model") is None
 

@@ -117,7 +117,7 @@ class TrainableLM(LanguageModel):
     (a PEFT adapter or a transformers model folder) and `load_finetuned` reads them back.
     """
 
-    device: "object"  # a torch.device
+    device: object  # a torch.device
 
     @property
     @abstractmethod

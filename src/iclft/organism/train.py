@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from iclft.models.tiny import byte_level_bpe, small_llama
-from iclft.schedule import lr_factor
 from iclft.organism.curriculum import Curriculum, CurriculumParams, Piece, curriculum_hash, tokenizer_corpus
+from iclft.schedule import lr_factor
 
 MANIFEST = "iclft_organism.json"
 
