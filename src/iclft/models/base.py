@@ -143,4 +143,5 @@ class TrainableLM(LanguageModel):
 
     @abstractmethod
     def load_finetuned(self, folder: Path) -> None:
-        """Replace the weights by those `save_finetuned` wrote to `folder`."""
+        """Replace the base weights by those `save_finetuned` wrote to `folder` (on a model
+        that still has its base weights: an adapter is applied to them)."""
