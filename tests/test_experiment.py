@@ -67,7 +67,7 @@ def test_crash_mid_run_leaves_no_results_and_rerun_completes(tmp_path, tiny_mode
     assert not run_dir.exists() and not is_finished(run_dir)
     assert not list(tmp_path.glob(".*.partial"))
     checkpoint = tmp_path / "checkpoints" / checkpoint_key(config)
-    assert (checkpoint / "model.safetensors").is_file()  # training is not lost
+    assert (checkpoint / "adapter_model.safetensors").is_file()  # training is not lost (a LoRA adapter)
 
     monkeypatch.setattr(experiment, "write_jsonl", real_write)
     monkeypatch.setattr(experiment, "finetune", lambda *a, **k: pytest.fail("must reuse the checkpoint"))

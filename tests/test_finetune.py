@@ -5,8 +5,10 @@ import json
 import pytest
 
 from iclft.config import FinetuneConfig
-from iclft.exposure.finetune import IGNORE, encode_example, finetune, lora_targets, lr_factor, make_batches
+from iclft.exposure.finetune import IGNORE, encode_example, finetune, make_batches
 from iclft.models.base import ScoreRequest, TrainExample
+from iclft.models.hf import lora_targets
+from iclft.schedule import lr_factor
 
 FACTS = [
     ("The blicket is", "larger than the dax."),
@@ -72,7 +74,7 @@ def test_steps_follow_epochs_and_every_example_is_seen(lm):
 
 
 def test_lora_targets_every_projection_but_the_head(lm):
-    targets = lora_targets(lm.model)
+    targets = lora_targets(lm.module)
     assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= set(targets)
     assert "lm_head" not in targets
 
@@ -98,9 +100,9 @@ def test_finetune_learns_the_facts(lm, tmp_path, method, lr):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(1, 31))
     assert records[-1]["tokens"] == summary["tokens"]
-    assert not lm.model.training and not any(p.requires_grad for p in lm.model.parameters())
+    assert not lm.module.training and not any(p.requires_grad for p in lm.module.parameters())
     if method == "lora":  # merged: a plain transformers model again
-        assert not any("lora" in name for name, _ in lm.model.named_parameters())
+        assert not any("lora" in name for name, _ in lm.module.named_parameters())
 
 
 def test_loss_is_the_targets_mean_negative_logprob(lm, tmp_path):
@@ -124,3 +126,11 @@ def test_same_seed_same_result(tiny_model_dir):
         runs.append((finetune(lm, examples, cfg, seed=seed, progress=False)["last_loss"], fact_logprobs(lm)))
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
+
+
+def test_organism_training_uses_the_same_schedule_with_a_floor():
+    from iclft.organism.train import TrainConfig, lr_at
+
+    cfg = TrainConfig(lr=1.0, warmup_steps=4, steps=20, min_lr_ratio=0.1)
+    assert [lr_at(s, cfg) for s in range(20)] == [lr_factor(s, 4, 20, 0.1) for s in range(20)]
+    assert lr_at(3, cfg) == 1.0 and lr_at(19, cfg) > 0.1 and lr_at(20, cfg) == pytest.approx(0.1)

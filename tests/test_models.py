@@ -26,7 +26,7 @@ def uncached_logprob(lm, context, prefix, option):
     ids = sum(segments, [])
     n = len(segments[2])
     with torch.no_grad():
-        logprobs = lm.model(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
+        logprobs = lm.module(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
     return sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n)), n
 
 

@@ -46,7 +46,7 @@ def test_smollm2_cached_scores_equal_full_forward(smollm2):
         segments = smollm2.encode_segments([context, request.prefix, option])
         ids, n = sum(segments, []), len(segments[2])
         with torch.no_grad():
-            logprobs = smollm2.model(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
+            logprobs = smollm2.module(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
         want = sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n))
         assert got.logprob == pytest.approx(want, abs=1e-4)
 

@@ -133,6 +133,12 @@ def cmd_compare(args) -> None:
     print(format_comparison(compare_runs(args.run_a, args.run_b, args.normalization)))
 
 
+def cmd_export(args) -> None:
+    from iclft.export import export_run
+
+    print(f"wrote {export_run(args.run_dir, args.out)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iclft", description="In-context learning versus fine-tuning studies.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", type=Path)
     p.add_argument("--normalization", default=None, choices=["sum", "mean", "char"], help="default: each run's headline")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("export", help="a fine-tuned run's weights as a transformers model or PEFT adapter folder")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the folder to write (new or empty)")
+    p.set_defaults(func=cmd_export)
+
     from iclft.organism.cli import add_organism_commands
 
     add_organism_commands(sub)

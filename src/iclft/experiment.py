@@ -8,7 +8,7 @@
         augmentations.jsonl        ft_aug / icl_aug: the statements added, with audit verdicts
         augmentation.json          ft_aug / icl_aug: audit summary and token accounting
     <runs_dir>/.<slug>-<hash>.partial/   a run in progress; renamed into place when complete
-    <runs_dir>/checkpoints/<key>/  fine-tuned weights, shared by `ft` and `ft+icl` runs
+    <runs_dir>/checkpoints/<key>/  fine-tuned weights, shared by `ft` and `ft+icl` runs (exposure/checkpoint.py)
     <runs_dir>/generations/        the generation cache of the augmenters (one file per prompt)
 
 A failure removes the `.partial` folder (a hard kill may leave it; the next attempt deletes it).
@@ -29,9 +29,12 @@ from iclft.config import ExperimentConfig
 from iclft.evaluation.metrics import compute_metrics
 from iclft.evaluation.scoring import score_items
 from iclft.exposure.augment import AugmentResult, build_augmentations
+from iclft.exposure.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from iclft.exposure.data import training_examples
 from iclft.exposure.finetune import finetune
 from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
+from iclft.provenance import collect as collect_provenance
+from iclft.provenance import is_current, model_fingerprint
 
 FT_CONDITIONS = ("ft", "ft+icl", "ft_aug", "fticl")
 ICL_CONDITIONS = ("icl", "ft+icl", "icl_aug")
@@ -43,7 +46,8 @@ def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
 
 
 def is_finished(run_dir: Path) -> bool:
-    return (run_dir / "metrics.json").is_file()
+    """Scored, with the weights its model points to now (iclft.provenance.is_current)."""
+    return (run_dir / "metrics.json").is_file() and is_current(run_dir)
 
 
 def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
@@ -69,7 +73,8 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
     try:
         atomic_write_text(partial / "config.yaml", config.to_yaml())
         extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench),
-                                 "context_tokens": max(lm.count_tokens(context) for context, _ in contexts)}
+                                 "context_tokens": max(lm.count_tokens(context) for context, _ in contexts),
+                                 "provenance": collect_provenance(lm, config.model)}
         if len(contexts) > 1:
             extra["contexts"] = len(contexts)
         if augmented:
@@ -162,12 +167,10 @@ def checkpoint_key(config: ExperimentConfig) -> str:
 def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, runs_dir: Path,
                progress: bool) -> Path:
     """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint."""
-    from safetensors.torch import load_model as load_weights
-    from safetensors.torch import save_model as save_weights
-
     ckpt = runs_dir / "checkpoints" / checkpoint_key(config)
-    if (ckpt / "summary.json").is_file():
-        load_weights(lm.model, str(ckpt / "model.safetensors"), device=str(lm.device))
+    base_fingerprint = model_fingerprint(config.model.name)
+    if is_checkpoint(ckpt, base_fingerprint):
+        load_checkpoint(lm, ckpt)
         return ckpt
     tmp = ckpt.with_name(f".{ckpt.name}.partial")
     if tmp.exists():
@@ -175,8 +178,7 @@ def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, augmented: Augmen
     tmp.mkdir(parents=True)
     examples = training_examples(bench, config, augmented.augmentations if augmented else [])
     summary = finetune(lm, examples, config.ft, seed=config.seed, log_path=tmp / "train_log.jsonl", progress=progress)
-    save_weights(lm.model, str(tmp / "model.safetensors"))
-    write_json(tmp / "summary.json", summary)
+    save_checkpoint(lm, tmp, summary, base_fingerprint)
     if ckpt.exists():
         shutil.rmtree(ckpt)
     tmp.rename(ckpt)

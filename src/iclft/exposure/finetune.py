@@ -7,8 +7,10 @@ the start-of-text token, the unscored context or padding. Examples are cut to
 
 Batches are built per epoch: shuffle, sort by length inside pools of 64 batches, cut into
 batches, shuffle the batch order. Padding stays small (pad on the right) while batch
-composition still changes from epoch to epoch. AdamW, linear warmup then cosine decay to 0,
-gradient norm clipped at 1.0. All randomness comes from `seed`.
+composition still changes from epoch to epoch. AdamW, linear warmup then cosine decay to 0
+(`iclft.schedule`), gradient norm clipped at 1.0. All randomness comes from `seed`.
+
+The model is any `TrainableLM` (iclft.models.base): this module uses only that interface.
 
 We use our own loop rather than TRL's SFTTrainer: on this workload both run at the same speed
 (benchmarks/finetune.py --trl, SmolLM2 LoRA: 51/50 vs 47/51 tokens/s, 1 thread, busy machine),
@@ -33,7 +35,9 @@ from tqdm.auto import tqdm
 
 from iclft.config import FinetuneConfig
 from iclft.errors import UserError
-from iclft.models.base import TrainExample
+from iclft.models.base import LoraSpec, TrainableLM, TrainExample
+from iclft.models.hf import lora_targets  # noqa: F401  (where it used to live)
+from iclft.schedule import lr_factor
 
 IGNORE = -100
 GRAD_CLIP = 1.0
@@ -101,31 +105,20 @@ def epoch_batches(lengths: list[int], batch_size: int, rng: random.Random) -> li
 def make_batches(lm, examples: list[TrainExample], cfg: FinetuneConfig, seed: int = 0, epochs: int = 1) -> list[Batch]:
     """The batches of the first `epochs` epochs, as `finetune` builds them (for inspection)."""
     rows = [encode_example(lm, ex, cfg.max_length) for ex in examples]
-    rng, pad = random.Random(seed), _pad_id(lm)
+    rng, pad = random.Random(seed), lm.pad_id
     lengths = [len(ids) for ids, _ in rows]
     return [collate([rows[i] for i in b], pad) for _ in range(epochs) for b in epoch_batches(lengths, cfg.batch_size, rng)]
 
 
-def lora_targets(model) -> list[str]:
-    """Names of every linear layer except the output head: attention and MLP projections."""
-    head = model.get_output_embeddings()
-    names = {
-        name.rsplit(".", 1)[-1]
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and module is not head
-    }
-    return sorted(names)
-
-
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warmup to 1 over `warmup` steps, then cosine decay towards 0 at `total`."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+def lora_spec(cfg: FinetuneConfig) -> LoraSpec | None:
+    """The LoRA adapter `cfg` asks for, or None for full fine-tuning."""
+    if cfg.method == "full":
+        return None
+    return LoraSpec(rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
 
 
 def finetune(
-    lm,
+    lm: TrainableLM,
     examples: list[TrainExample],
     cfg: FinetuneConfig,
     seed: int = 0,
@@ -134,8 +127,9 @@ def finetune(
 ) -> dict:
     """Train `lm` in place on `examples`; returns a summary of the run.
 
-    Afterwards `lm.model` is in eval mode with no trainable parameters; a LoRA adapter is
-    merged into the weights, so `lm` scores and generates with the fine-tuned model.
+    Afterwards `lm.module` is in eval mode with no trainable parameters; a LoRA adapter is
+    merged into the weights, so `lm` scores and generates with the fine-tuned model, and
+    `lm.save_finetuned(folder)` writes the result.
     """
     t_start = time.perf_counter()
     rows = [encode_example(lm, ex, cfg.max_length) for ex in examples]
@@ -145,14 +139,15 @@ def finetune(
     lengths = [len(ids) for ids, _ in rows]
     n_batches = math.ceil(len(rows) / cfg.batch_size)
     total = cfg.steps or math.ceil(cfg.epochs * n_batches)
-    device, pad = lm.device, _pad_id(lm)
+    device, pad = lm.device, lm.pad_id
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
 
     with torch.random.fork_rng(devices=[device] if cuda else []):
         torch.manual_seed(seed)
-        model = _prepare(lm.model, cfg)
+        lm.start_training(lora_spec(cfg))
+        model = lm.module
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, total))
@@ -160,7 +155,6 @@ def finetune(
         log = open(log_path, "a", encoding="utf-8") if log_path else None
         losses: list[float] = []
         tokens = slots = 0
-        model.train()
         t_loop = time.perf_counter()
         bar = tqdm(total=total, desc="fine-tuning", disable=not progress, dynamic_ncols=True)
         try:
@@ -191,13 +185,9 @@ def finetune(
             if log:
                 log.close()
         t_train = time.perf_counter() - t_loop
-        del opt, sched, params
+        del opt, sched, params, model
 
-    if cfg.method == "lora":
-        model = model.merge_and_unload()
-    model.requires_grad_(False)
-    model.eval()
-    lm.model = model
+    lm.end_training()
     return {
         "method": cfg.method,
         "steps": total,
@@ -214,22 +204,6 @@ def finetune(
         "train_s": round(t_train, 2),
         "wall_s": round(time.perf_counter() - t_start, 2),
     }
-
-
-def _prepare(model, cfg: FinetuneConfig):
-    """The model to train: LoRA-wrapped (only adapters trainable) or fully trainable."""
-    if cfg.method == "full":
-        return model.requires_grad_(True)
-    from peft import LoraConfig, get_peft_model
-
-    lora = LoraConfig(
-        r=cfg.lora_rank,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=lora_targets(model),
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
 
 
 def _loss(model, batch: Batch, device) -> torch.Tensor:
@@ -257,11 +231,6 @@ def _smooth(losses: list[float], end: int) -> float:
     k = max(1, min(10, len(losses) // 10))
     window = losses[:k] if end == 0 else losses[-k:]
     return round(sum(window) / len(window), 4)
-
-
-def _pad_id(lm) -> int:
-    pad = lm.tokenizer.pad_token_id
-    return pad if pad is not None else (lm.bos_id or 0)  # masked anyway
 
 
 def _peak_memory(device) -> int:

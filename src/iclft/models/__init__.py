@@ -8,8 +8,10 @@ from __future__ import annotations
 from iclft.models.base import (
     GenerationSettings,
     LanguageModel,
+    LoraSpec,
     OptionScore,
     ScoreRequest,
+    TrainableLM,
     TrainExample,
     join_segments,
     segment_texts,
@@ -18,9 +20,11 @@ from iclft.models.base import (
 __all__ = [
     "GenerationSettings",
     "LanguageModel",
+    "LoraSpec",
     "OptionScore",
     "ScoreRequest",
     "TrainExample",
+    "TrainableLM",
     "join_segments",
     "load_model",
     "segment_texts",

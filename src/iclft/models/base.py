@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def segment_texts(segments: list[str]) -> list[str]:
@@ -96,3 +97,51 @@ class LanguageModel(ABC):
     @abstractmethod
     def max_length(self) -> int:
         """The longest sequence (in tokens) the model accepts."""
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """A LoRA adapter on every linear layer but the output head."""
+
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+
+
+class TrainableLM(LanguageModel):
+    """A `LanguageModel` whose weights iclft can fine-tune and save.
+
+    Fine-tuning code sees only this interface: `start_training`, then optimizer steps on
+    `module` (its trainable parameters), then `end_training`. Afterwards the model scores and
+    generates with the fine-tuned weights; `save_finetuned` writes them in a standard format
+    (a PEFT adapter or a transformers model folder) and `load_finetuned` reads them back.
+    """
+
+    device: object  # a torch.device
+
+    @property
+    @abstractmethod
+    def module(self):
+        """The torch module that computes logits: forward(input_ids, attention_mask, ...)."""
+
+    @property
+    @abstractmethod
+    def pad_id(self) -> int:
+        """The token id that pads batches (masked out, never trained on)."""
+
+    @abstractmethod
+    def start_training(self, lora: LoraSpec | None) -> None:
+        """Make `module` trainable: only a new LoRA adapter's weights, or all weights (None)."""
+
+    @abstractmethod
+    def end_training(self) -> None:
+        """Back to inference with the trained weights (a LoRA adapter merged into them)."""
+
+    @abstractmethod
+    def save_finetuned(self, folder: Path) -> None:
+        """Write the fine-tuned weights to `folder`: a PEFT adapter (LoRA) or a model folder."""
+
+    @abstractmethod
+    def load_finetuned(self, folder: Path) -> None:
+        """Replace the base weights by those `save_finetuned` wrote to `folder` (on a model
+        that still has its base weights: an adapter is applied to them)."""

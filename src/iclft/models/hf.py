@@ -8,22 +8,29 @@ tree-shaped attention mask and per-option position ids. The context's cache is c
 per pack, not once per option, and no token is padding. For models with sliding-window
 layers (Gemma 3) the mask carries the window too, so scores stay equal to plain
 full-sequence scores (up to float rounding).
+
+Fine-tuning (`TrainableLM`): LoRA wraps the module with a PEFT adapter; `end_training`
+keeps a copy of the adapter (for `save_finetuned`) and merges it into the weights.
 """
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from iclft.errors import UserError
-from iclft.models.base import GenerationSettings, LanguageModel, OptionScore, ScoreRequest, segment_texts
-from iclft.models.packing import Pack, make_packs
+from iclft.models.base import GenerationSettings, LoraSpec, OptionScore, ScoreRequest, TrainableLM, segment_texts
+from iclft.models.packing import Encoded, Pack, make_packs
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_LENGTH_CAP = 32768
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values [batch, heads, seq, dim]
+ADAPTER_CONFIG = "adapter_config.json"  # a PEFT adapter folder
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -36,7 +43,26 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-class TransformersModel(LanguageModel):
+@contextmanager
+def _quiet_peft():
+    """peft reads the deprecated `is_gradient_checkpointing` of transformers models."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        yield
+
+
+def lora_targets(module) -> list[str]:
+    """Names of every linear layer except the output head: attention and MLP projections."""
+    head = module.get_output_embeddings()
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, layer in module.named_modules()
+        if isinstance(layer, torch.nn.Linear) and layer is not head
+    }
+    return sorted(names)
+
+
+class TransformersModel(TrainableLM):
     """A transformers causal LM. `bos_token` overrides the tokenizer's start-of-text token."""
 
     def __init__(
@@ -54,11 +80,14 @@ class TransformersModel(LanguageModel):
         if dtype not in DTYPES:
             raise UserError(f"model dtype '{dtype}': expected one of {', '.join(DTYPES)}")
         self.name = name or str(name_or_path)
+        self.source = str(name_or_path)
+        self.folder = Path(name_or_path) if Path(name_or_path).is_dir() else None  # None: a hub id
         self.device = pick_device(device)
         self.dtype = DTYPES[dtype]
         self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
-        self.model = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=self.dtype)
-        self.model.to(self.device).eval()
+        self._module = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=self.dtype)
+        self._module.to(self.device).eval()
+        self._adapter = None  # (LoraConfig, adapter weights) of the LoRA fine-tuning merged in
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
         self.bos_id = self.tokenizer.convert_tokens_to_ids(bos) if bos is not None else None
         self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
@@ -67,7 +96,9 @@ class TransformersModel(LanguageModel):
     # -- tokenization ---------------------------------------------------------------------
 
     def _tokens(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        # verbose=False: texts longer than the tokenizer's model_max_length are fine here;
+        # lengths are checked against the model (`_check_length`)
+        return self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"] if text else []
 
     def _start(self) -> list[int]:
         return [] if self.bos_id is None else [self.bos_id]
@@ -82,7 +113,7 @@ class TransformersModel(LanguageModel):
 
     @property
     def max_length(self) -> int:
-        config = self.model.config.get_text_config()
+        config = self._module.config.get_text_config()
         return min(getattr(config, "max_position_embeddings", None) or 2048, MAX_LENGTH_CAP)
 
     def _check_length(self, n_tokens: int, what: str) -> None:
@@ -98,10 +129,10 @@ class TransformersModel(LanguageModel):
         ctx = self.encode_segments([context])[0]
         option_texts = [self._option_texts(context, r) for r in requests]
         encoded = [
-            (self._tokens(segment_texts([context, r.prefix])[1]), [self._tokens(t) for t in texts])
+            Encoded(self._tokens(segment_texts([context, r.prefix])[1]), [self._tokens(t) for t in texts])
             for r, texts in zip(requests, option_texts)
         ]
-        longest = max((len(p) + max((len(o) for o in opts), default=0) for p, opts in encoded), default=0)
+        longest = max((len(e.prefix) + max(map(len, e.options), default=0) for e in encoded), default=0)
         self._check_length(len(ctx) + longest, "context + longest question and option")
 
         ctx_kv, ctx_last = None, None
@@ -110,19 +141,19 @@ class TransformersModel(LanguageModel):
 
             # a plain DynamicCache keeps every position in every layer (a model's own cache may
             # keep only the window of its sliding layers); the pack masks apply the windows
-            out = self.model(input_ids=self._tensor([ctx]), past_key_values=DynamicCache(), use_cache=True, logits_to_keep=1)
-            ctx_kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            out = self._module(input_ids=self._tensor([ctx]), cache=DynamicCache(), use_cache=True, logits_to_keep=1)
+            ctx_kv = [(layer.keys, layer.values) for layer in out.cache.layers]
             ctx_last = out.logits[0, -1].float().log_softmax(-1)
 
         sums = [[0.0] * len(r.options) for r in requests]
         bar = tqdm(total=len(requests), desc="scoring", unit="q", disable=not progress)
         for pack in make_packs(encoded, self.pack_tokens):
-            for (i, j, _, _), lp in zip(pack.targets, self._score_pack(pack, len(ctx), ctx_kv, ctx_last)):
-                sums[i][j] += lp
+            for target, lp in zip(pack.targets, self._score_pack(pack, len(ctx), ctx_kv, ctx_last)):
+                sums[target.request][target.option] += lp
             bar.update(len(pack.requests))
         bar.close()
         return [
-            [OptionScore(lp, len(tokens), len(text)) for lp, tokens, text in zip(sums[i], encoded[i][1], option_texts[i])]
+            [OptionScore(lp, len(tokens), len(text)) for lp, tokens, text in zip(sums[i], encoded[i].options, option_texts[i])]
             for i in range(len(requests))
         ]
 
@@ -134,25 +165,23 @@ class TransformersModel(LanguageModel):
         """Log-prob of every target token of `pack`, in `pack.targets` order, in one forward pass."""
         from transformers import DynamicCache
 
-        if ctx_last is None and any(at < 0 for _, _, at, _ in pack.targets):
+        if ctx_last is None and any(t.at < 0 for t in pack.targets):
             raise ValueError("cannot score an option with no context, prefix or start-of-text token")
-        keep = sorted({at for _, _, at, _ in pack.targets if at >= 0})
+        keep = sorted({t.at for t in pack.targets if t.at >= 0})
         logprobs = torch.empty(0, device=self.device)
         if keep:
             positions = self._tensor([[n_ctx + p for p in pack.positions]])
-            out = self.model(
+            out = self._module(
                 input_ids=self._tensor([pack.ids]),
                 position_ids=positions,
                 attention_mask=self._pack_mask(pack, n_ctx, positions[0]),
-                past_key_values=DynamicCache(ddp_cache_data=ctx_kv) if ctx_kv else None,
+                cache=DynamicCache(ddp_cache_data=ctx_kv) if ctx_kv else None,
                 use_cache=ctx_kv is not None,
                 logits_to_keep=torch.tensor(keep, device=self.device),
             )
             logprobs = out.logits[0].float().log_softmax(-1)
         row = {at: k for k, at in enumerate(keep)}
-        return [
-            (logprobs[row[at], token] if at >= 0 else ctx_last[token]).item() for _, _, at, token in pack.targets
-        ]
+        return [(logprobs[row[t.at], t.token] if t.at >= 0 else ctx_last[t.token]).item() for t in pack.targets]
 
     def _pack_mask(self, pack: Pack, n_ctx: int, positions: torch.Tensor):
         """Additive attention mask [1, 1, pack, context + pack]: the whole context, the own
@@ -164,8 +193,8 @@ class TransformersModel(LanguageModel):
         allowed = ((idx >= see) & (idx < col(pack.prefix_end))) | ((idx >= own) & (idx <= idx[:, None]))
         allowed = torch.cat([torch.ones(len(pack), n_ctx, dtype=torch.bool, device=self.device), allowed], dim=1)
         masks = {"full_attention": allowed}
-        window = getattr(self.model.config.get_text_config(), "sliding_window", None)
-        layer_types = getattr(self.model.config.get_text_config(), "layer_types", None) or []
+        window = getattr(self._module.config.get_text_config(), "sliding_window", None)
+        layer_types = getattr(self._module.config.get_text_config(), "layer_types", None) or []
         if window and "sliding_attention" in layer_types:
             key_pos = torch.cat([torch.arange(n_ctx, device=self.device), positions])
             masks["sliding_attention"] = allowed & (positions[:, None] - key_pos[None, :] < window)
@@ -204,7 +233,7 @@ class TransformersModel(LanguageModel):
             width = max(len(e) for e in batch)
             ids = self._tensor([[pad] * (width - len(e)) + e for e in batch])  # left padding
             mask = self._tensor([[0] * (width - len(e)) + [1] * len(e) for e in batch])
-            new = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, width:]
+            new = self._module.generate(input_ids=ids, attention_mask=mask, **kwargs)[:, width:]
             texts = [self._cut(t, settings.stop) for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
             outputs += [texts[i * n : (i + 1) * n] * (settings.num_samples // n) for i in range(len(batch))]
         return outputs
@@ -213,3 +242,71 @@ class TransformersModel(LanguageModel):
     def _cut(text: str, stop: list[str]) -> str:
         cuts = [text.find(s) for s in stop if s and s in text]
         return text[: min(cuts)] if cuts else text
+
+    # -- fine-tuning (TrainableLM) -----------------------------------------------------------------
+
+    @property
+    def module(self):
+        return self._module
+
+    @property
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else (self.bos_id or 0)
+
+    def start_training(self, lora: LoraSpec | None) -> None:
+        self._adapter = None
+        if lora is None:
+            self._module.requires_grad_(True)
+        else:
+            from peft import LoraConfig, get_peft_model
+
+            config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                target_modules=lora_targets(self._module), task_type="CAUSAL_LM",
+                                base_model_name_or_path=self.source)
+            with _quiet_peft():
+                self._module = get_peft_model(self._module, config)
+        self._module.train()
+
+    def end_training(self) -> None:
+        from peft import PeftModel, get_peft_model_state_dict
+
+        if isinstance(self._module, PeftModel):
+            weights = {k: v.detach().to("cpu", copy=True).contiguous()
+                       for k, v in get_peft_model_state_dict(self._module).items()}
+            self._adapter = (self._module.peft_config["default"], weights)
+            self._module = self._module.merge_and_unload()
+        self._module.requires_grad_(False)
+        self._module.eval()
+
+    def save_finetuned(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._adapter is not None:
+            from safetensors.torch import save_file
+
+            config, weights = self._adapter
+            config.save_pretrained(str(folder))
+            save_file(weights, str(folder / ADAPTER_WEIGHTS), metadata={"format": "pt"})
+        else:
+            self._module.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+    def load_finetuned(self, folder: Path) -> None:
+        folder = Path(folder)
+        if (folder / ADAPTER_CONFIG).is_file():
+            from peft import PeftModel, get_peft_model_state_dict
+
+            with _quiet_peft():
+                peft_model = PeftModel.from_pretrained(self._module, str(folder), torch_device=str(self.device))
+            weights = {k: v.detach().to("cpu", copy=True) for k, v in get_peft_model_state_dict(peft_model).items()}
+            self._adapter = (peft_model.peft_config["default"], weights)
+            self._module = peft_model.merge_and_unload()
+        else:
+            from transformers import AutoModelForCausalLM
+
+            self._adapter = None
+            self._module = AutoModelForCausalLM.from_pretrained(str(folder), dtype=self.dtype)
+            self._module.to(self.device)
+        self._module.requires_grad_(False)
+        self._module.eval()

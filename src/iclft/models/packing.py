@@ -13,8 +13,23 @@ Pure Python: the model code turns a `Pack` into tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-Encoded = tuple[list[int], list[list[int]]]  # prefix tokens, tokens of each option
+
+class Encoded(NamedTuple):
+    """One scoring request as tokens."""
+
+    prefix: list[int]
+    options: list[list[int]]
+
+
+class Target(NamedTuple):
+    """One scored option token."""
+
+    request: int
+    option: int
+    at: int  # the pack index whose logits predict it, or -1: the context's last position
+    token: int
 
 
 @dataclass
@@ -24,9 +39,7 @@ class Pack:
     see_from: list[int] = field(default_factory=list)  # each token sees [see_from, prefix_end)
     prefix_end: list[int] = field(default_factory=list)
     own_from: list[int] = field(default_factory=list)  # ... and [own_from, itself]
-    # one entry per scored option token: (request, option, index predicting it or -1 for the
-    # context's last position, target token)
-    targets: list[tuple[int, int, int, int]] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)  # one per scored option token
     requests: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -49,7 +62,7 @@ def add_request(pack: Pack, index: int, encoded: Encoded) -> None:
     for j, option in enumerate(options):
         own = len(pack)
         for k, token in enumerate(option):
-            pack.targets.append((index, j, last if k == 0 else own + k - 1, token))
+            pack.targets.append(Target(index, j, last if k == 0 else own + k - 1, token))
             _append(pack, token, len(prefix) + k, start, end, own)
     pack.requests.append(index)
 

@@ -1,7 +1,7 @@
 """Train the organism: a small-vocabulary tokenizer and a small Llama from scratch.
 
-One short loop (nanoGPT style): AdamW, linear warm-up then cosine decay, optional bf16
-autocast, `torch.set_num_threads(threads)`. Each batch row is one curriculum document
+One short loop (nanoGPT style): AdamW, linear warm-up then cosine decay (`iclft.schedule`),
+optional bf16 autocast, `torch.set_num_threads(threads)`, on `device` (default cpu). Each batch row is one curriculum document
 (right-padded, never packed), and every token's loss is weighted by its piece's role, so the
 loss can focus on the queries' answers. Training runs in stages, each
 with its own family mix (`stages`), then the curriculum's mix: list copying first
@@ -13,7 +13,6 @@ families), then mostly forward recall (binding a question's noun to its fact), t
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Callable
 
 from iclft.models.tiny import byte_level_bpe, small_llama
 from iclft.organism.curriculum import Curriculum, CurriculumParams, Piece, curriculum_hash, tokenizer_corpus
+from iclft.schedule import lr_factor
 
 MANIFEST = "iclft_organism.json"
 
@@ -42,6 +42,7 @@ class TrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.05
     threads: int = 1
+    device: str = "cpu"  # cpu, cuda, cuda:1, mps or auto; "cpu" reproduces recorded CPU runs exactly
     bf16: bool = False
     seed: int = 0
     role_weights: dict[str, float] = field(default_factory=lambda: {"fact": 0.1, "prompt": 0.1, "answer": 1.0})
@@ -75,10 +76,7 @@ def build_model(cfg: TrainConfig, tokenizer):
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    return cfg.lr * lr_factor(step, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
 
 
 def stage_mix(cfg: TrainConfig, step: int) -> dict[str, float] | None:
@@ -110,7 +108,9 @@ def make_batch(tokenizer, curriculum: Curriculum, cfg: TrainConfig, step: int):
 def weighted_loss(model, inputs, targets, weights, bf16: bool):
     import torch
 
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    device = next(model.parameters()).device
+    inputs, targets, weights = inputs.to(device), targets.to(device), weights.to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=inputs).logits
     losses = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
     return (losses * weights).sum() / weights.sum().clamp(min=1e-6)
@@ -128,6 +128,8 @@ def train(
     `command` (the command line that ran this) is recorded in the manifest."""
     import torch
 
+    from iclft.models.hf import pick_device
+
     torch.set_num_threads(cfg.threads)
     out = Path(out)
     curriculum = Curriculum(params)
@@ -140,6 +142,7 @@ def train(
         tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size, cfg.spelling_words)
         model = build_model(cfg, tokenizer)
     tokenizer.model_max_length = cfg.seq_len
+    model.to(pick_device(cfg.device))
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(

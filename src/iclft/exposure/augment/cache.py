@@ -27,8 +27,17 @@ def settings_record(settings: GenerationSettings) -> dict:
 
 
 def cache_key(model_id: str, prompt: str, settings: GenerationSettings) -> str:
-    blob = json.dumps({"model": model_id, "prompt": prompt, "settings": settings_record(settings)}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """The key of one generation. For a local model (`model_id` "name|dtype") it holds the
+    fingerprint of the weights the name loads now, so new weights at the same path or zoo name
+    generate afresh; API models and not yet fetched models are keyed by name only."""
+    key = {"model": model_id, "prompt": prompt, "settings": settings_record(settings)}
+    if not model_id.startswith("api|"):
+        from iclft.provenance import model_fingerprint
+
+        fingerprint = model_fingerprint(model_id.rsplit("|", 1)[0])
+        if fingerprint:
+            key["weights"] = fingerprint
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
 class GenerationCache:

@@ -1,0 +1,19 @@
+"""The learning-rate schedule of every training loop in iclft: linear warmup, cosine decay.
+
+`lr_factor(step, warmup, total, floor)` multiplies the peak learning rate at optimizer step
+`step` (0-based): it rises linearly to 1 over the first `warmup` steps (reaching 1 on step
+`warmup - 1`), then follows half a cosine from 1 down to `floor` at step `total`, and stays
+at `floor` after it. Fine-tuning decays to 0; organism training to a tenth.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def lr_factor(step: int, warmup: int, total: int, floor: float = 0.0) -> float:
+    """The share of the peak learning rate used at `step`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
