@@ -31,8 +31,8 @@ def run_trl(lm, texts: list[str], cfg: FinetuneConfig, seed: int) -> dict:
 
     from iclft.exposure.finetune import lora_targets
 
-    if getattr(lm.model, "hf_quantizer", None) is not None:  # a dequantized GGUF still says "gguf"
-        lm.model.hf_quantizer, lm.model.is_quantized = None, False
+    if getattr(lm.module, "hf_quantizer", None) is not None:  # a dequantized GGUF still says "gguf"
+        lm.module.hf_quantizer, lm.module.is_quantized = None, False
     ids = [sum(lm.encode_segments([t]), []) for t in texts]  # our tokenization rule, pre-tokenized
     data = Dataset.from_dict({"input_ids": ids})
     args = SFTConfig(
@@ -43,8 +43,8 @@ def run_trl(lm, texts: list[str], cfg: FinetuneConfig, seed: int) -> dict:
         bf16=False, max_length=cfg.max_length, gradient_checkpointing=False,  # as in our loop
     )
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=lora_targets(lm.model), task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=lm.model, args=args, train_dataset=data, peft_config=lora,
+                      target_modules=lora_targets(lm.module), task_type="CAUSAL_LM")
+    trainer = SFTTrainer(model=lm.module, args=args, train_dataset=data, peft_config=lora,
                          processing_class=lm.tokenizer)
     start = time.perf_counter()
     trainer.train()

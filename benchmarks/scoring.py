@@ -26,7 +26,7 @@ def naive_logprob(lm, context: str, prefix: str, option: str) -> float:
     segments = lm.encode_segments([context, prefix, option])
     ids, n = sum(segments, []), len(segments[2])
     with torch.inference_mode():
-        logits = lm.model(torch.tensor([ids], device=lm.device)).logits[0, -n - 1 : -1].float()
+        logits = lm.module(torch.tensor([ids], device=lm.device)).logits[0, -n - 1 : -1].float()
     return logits.log_softmax(-1).gather(-1, torch.tensor(ids[-n:], device=lm.device)[:, None]).sum().item()
 
 

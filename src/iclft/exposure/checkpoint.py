@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from iclft.errors import UserError
 from iclft.io import write_json
 
 META = "iclft-checkpoint.json"
@@ -57,5 +58,8 @@ def save_checkpoint(lm, folder: Path, summary: dict, base_fingerprint: str | Non
 def load_checkpoint(lm, folder: Path) -> dict:
     """Put the checkpoint's weights into `lm`; returns the fine-tuning summary."""
     folder = Path(folder)
-    lm.load_finetuned(folder)
-    return json.loads((folder / "summary.json").read_text())
+    try:
+        lm.load_finetuned(folder)
+        return json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError, RuntimeError) as e:  # a truncated or hand-edited checkpoint
+        raise UserError(f"{folder}: fine-tuned checkpoint cannot be loaded ({e}); delete the folder and run again") from None

@@ -85,7 +85,7 @@ class TransformersModel(TrainableLM):
         self.device = pick_device(device)
         self.dtype = DTYPES[dtype]
         self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
-        self._module = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=self.dtype)
+        self._module = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=self.dtype, use_safetensors=True)
         self._module.to(self.device).eval()
         self._adapter = None  # (LoraConfig, adapter weights) of the LoRA fine-tuning merged in
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
@@ -306,7 +306,7 @@ class TransformersModel(TrainableLM):
             from transformers import AutoModelForCausalLM
 
             self._adapter = None
-            self._module = AutoModelForCausalLM.from_pretrained(str(folder), dtype=self.dtype)
+            self._module = AutoModelForCausalLM.from_pretrained(str(folder), dtype=self.dtype, use_safetensors=True)
             self._module.to(self.device)
         self._module.requires_grad_(False)
         self._module.eval()
