@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from iclft.errors import UserError
 from iclft.io import write_json
 
@@ -61,5 +63,5 @@ def load_checkpoint(lm, folder: Path) -> dict:
     try:
         lm.load_finetuned(folder)
         return json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError, RuntimeError) as e:  # a truncated or hand-edited checkpoint
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # a truncated or edited checkpoint
         raise UserError(f"{folder}: fine-tuned checkpoint cannot be loaded ({e}); delete the folder and run again") from None
