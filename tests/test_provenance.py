@@ -83,6 +83,18 @@ def test_old_checkpoint_format_is_retrained(tmp_path, tiny_model_dir, monkeypatc
     assert (ckpt / "adapter_config.json").is_file() and not (ckpt / "model.safetensors").exists()
 
 
+def test_truncated_checkpoint_names_the_folder_to_delete(tmp_path, tiny_model_dir):
+    from iclft.errors import UserError
+
+    cfg = config(tiny_model_dir, "ft")
+    run_experiment(cfg, tmp_path / "runs", progress=False)
+    ckpt = tmp_path / "runs" / "checkpoints" / checkpoint_key(cfg)
+    weights = ckpt / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(UserError, match=f"{ckpt}.*delete the folder"):
+        run_experiment(config(tiny_model_dir, "ft+icl"), tmp_path / "runs", progress=False)
+
+
 def test_generation_cache_key_follows_the_weights(tmp_path):
     settings = GenerationSettings()
     model = build_tiny_model(tmp_path / "model", seed=0)
