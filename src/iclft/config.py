@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from iclft import conditions
 from iclft.errors import UserError
-
-CONDITIONS = ("base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl")
-AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
 
 
 class _Strict(BaseModel):
@@ -121,7 +119,7 @@ class ExperimentConfig(_Strict):
     name: str | None = Field(None, description="readable slug for the run directory")
     benchmark: BenchmarkConfig
     model: ModelConfig = ModelConfig()
-    condition: Literal["base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl"] = "base"
+    condition: str = Field("base", description="one of iclft.conditions.TABLE: " + ", ".join(conditions.all_names()))
     icl: IclConfig = IclConfig()
     ft: FinetuneConfig = FinetuneConfig()
     augment: AugmentConfig = AugmentConfig()
@@ -129,14 +127,26 @@ class ExperimentConfig(_Strict):
     scoring: ScoringConfig = ScoringConfig()
     seed: int = Field(0, description="seed for subsampling, shuffling and initialization")
 
+    @field_validator("condition")
+    @classmethod
+    def _known_condition(cls, name: str) -> str:
+        if name not in conditions.all_names():
+            raise ValueError(f"expected one of {', '.join(conditions.all_names())}, got '{name}'")
+        return name
+
+    @property
+    def cond(self) -> conditions.Condition:
+        """The condition's row of iclft.conditions.TABLE."""
+        return conditions.get(self.condition)
+
     @model_validator(mode="after")
     def _sections_match_condition(self) -> "ExperimentConfig":
-        augmented = self.condition in AUGMENTED_CONDITIONS
+        augmented = self.cond.augmented
         if augmented and self.augment.method == "none":
             raise ValueError(f"condition {self.condition} needs augment.method (local, global, both or oracle)")
         if not augmented and self.augment != AugmentConfig():
             raise ValueError(f"augment settings are given but condition {self.condition} does not use them")
-        if self.condition != "fticl" and self.fticl != FticlConfig():
+        if not self.cond.fticl and self.fticl != FticlConfig():
             raise ValueError(f"fticl settings are given but condition {self.condition} does not use them")
         return self
 

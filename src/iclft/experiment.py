@@ -33,11 +33,6 @@ from iclft.exposure.data import training_examples
 from iclft.exposure.finetune import finetune
 from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 
-FT_CONDITIONS = ("ft", "ft+icl", "ft_aug", "fticl")
-ICL_CONDITIONS = ("icl", "ft+icl", "icl_aug")
-AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
-
-
 def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
     return Path(runs_dir) / config.slug()
 
@@ -74,7 +69,7 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
             extra["contexts"] = len(contexts)
         if augmented:
             extra["augmentation"] = _write_augmentation(partial, augmented, lm, config, bench)
-        if config.condition in FT_CONDITIONS:
+        if config.cond.fine_tunes:
             ckpt = _finetuned(lm, config, bench, augmented, runs_dir, progress)
             shutil.copyfile(ckpt / "train_log.jsonl", partial / "train_log.jsonl")
             extra["finetune"] = json.loads((ckpt / "summary.json").read_text())
@@ -92,7 +87,7 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
 
 
 def _augment(config: ExperimentConfig, bench: Benchmark, lm, runs_dir: Path, progress: bool) -> AugmentResult | None:
-    if config.condition not in AUGMENTED_CONDITIONS:
+    if not config.cond.augmented:
         return None
     return build_augmentations(bench, config.augment, config.model, lm, runs_dir, config.seed, progress)
 
@@ -120,7 +115,7 @@ def _write_augmentation(run_dir: Path, augmented: AugmentResult, lm, config: Exp
 def _contexts(config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None = None):
     """(context, items) pairs: one context for all items, or one per group of facts
     (`icl.facts_per_context`); the context is empty for conditions without one."""
-    if config.condition not in ICL_CONDITIONS:
+    if not config.cond.uses_context:
         return [("", bench.items)]
     from iclft.exposure.icl import fact_groups, icl_aug_context, icl_context
 
@@ -151,9 +146,9 @@ def checkpoint_key(config: ExperimentConfig) -> str:
     splitting included), seed, and the augmentation or FTICL settings that change the data."""
     data = config.to_dict()
     key = {k: data[k] for k in ("benchmark", "model", "ft", "seed")}
-    if config.condition == "ft_aug":
+    if config.cond.augmented:
         key["augment"] = data["augment"]
-    if config.condition == "fticl":
+    if config.cond.fticl:
         key["fticl"] = data.get("fticl", {})
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return f"{config.benchmark.name}-{Path(config.model.name).name}-{config.ft.method}-{digest}"

@@ -223,15 +223,15 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 def make_jobs(configs: list[ExperimentConfig]) -> list[list[ExperimentConfig]]:
-    """Group configs that share a fine-tuning checkpoint into one job (ft before ft+icl)."""
-    from iclft.experiment import FT_CONDITIONS, checkpoint_key
+    """Group configs that share a fine-tuning checkpoint into one job; the condition that trains
+    without a context (ft) runs before those that reuse its weights with one (ft+icl)."""
+    from iclft.experiment import checkpoint_key
 
     jobs: dict[str, list[ExperimentConfig]] = {}
     for config in configs:
-        key = "ckpt:" + checkpoint_key(config) if config.condition in FT_CONDITIONS else "run:" + config.content_hash()
+        key = "ckpt:" + checkpoint_key(config) if config.cond.fine_tunes else "run:" + config.content_hash()
         jobs.setdefault(key, []).append(config)
-    order = {"ft": 0}
-    return [sorted(job, key=lambda c: order.get(c.condition, 1)) for job in jobs.values()]
+    return [sorted(job, key=lambda c: c.cond.uses_context) for job in jobs.values()]
 
 
 def failure_path(runs_dir: Path, config: ExperimentConfig) -> Path:
