@@ -10,6 +10,7 @@ Validation problems raise `UserError` naming the file, the field and what was ex
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -20,6 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from iclft import conditions
 from iclft.errors import UserError
+from iclft.models.zoo import DEFAULT_MODEL
+
+# Bumped whenever what the content hash covers changes meaning; every run and checkpoint is
+# then recomputed. 2: the non-default fields (before: a hand-kept list of dropped fields).
+HASH_SCHEMA = 2
 
 
 class _Strict(BaseModel):
@@ -34,7 +40,7 @@ class BenchmarkConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    name: str = Field("smollm2-135m", description="embedded model name, model folder, or hub id")
+    name: str = Field(DEFAULT_MODEL, description="embedded model name, model folder, or hub id")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
 
@@ -151,26 +157,26 @@ class ExperimentConfig(_Strict):
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config. Settings added after the first release are left out while at
-        their defaults, so configs that do not use them keep their files and content hashes."""
-        data = self.model_dump(mode="json")
-        for key, default in (("augment", AugmentConfig()), ("fticl", FticlConfig())):
-            if getattr(self, key) == default:
-                del data[key]
-        if self.ft.split == "none":
-            del data["ft"]["split"]
-        if self.icl.facts_per_context is None:
-            del data["icl"]["facts_per_context"]
-        return data
+        """The resolved config: every field, defaults included (what config.yaml holds)."""
+        return self.model_dump(mode="json")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
+    def hashed_fields(self) -> dict[str, Any]:
+        """What the content hash covers: the fields away from their defaults (so adding a field
+        with a default keeps every hash), without the cosmetic name, plus HASH_SCHEMA and, for a
+        benchmark folder, the sha256 of its content (so editing the data changes the hash)."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data.pop("name", None)
+        data["hash_schema"] = HASH_SCHEMA
+        if self.benchmark.path is not None:
+            data["benchmark"]["sha256"] = benchmark_folder_sha256(self.benchmark.path)
+        return data
+
     def content_hash(self) -> str:
-        """sha256 of the resolved config, without the cosmetic name: names the run directory."""
-        data = self.to_dict()
-        data.pop("name")
-        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        """sha256 of `hashed_fields()`: names the run directory."""
+        blob = json.dumps(self.hashed_fields(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def slug(self) -> str:
@@ -208,3 +214,18 @@ def load_config(path: str | Path) -> ExperimentConfig:
         at = f":{mark.line + 1}" if mark else ""
         raise UserError(f"{path}{at}: not valid YAML ({getattr(e, 'problem', e)})") from None
     return config_from_dict(data, str(path))
+
+
+def benchmark_folder_sha256(path: str | Path) -> str:
+    """The content hash of the benchmark folder at `path` (as in its manifest's `sha256`),
+    computed from the files themselves; cached while their sizes and times are unchanged."""
+    folder = Path(path).expanduser().resolve()
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.jsonl")))
+    return _folder_sha256(str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_sha256(folder: str, stamp: tuple) -> str:
+    from iclft.benchmarks.schema import content_hash, load_benchmark
+
+    return content_hash(load_benchmark(folder))

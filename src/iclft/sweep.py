@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import shutil
 import time
 import traceback
 import typing
@@ -49,9 +50,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.errors import UserError
 from iclft.io import atomic_write_text, write_json
+from iclft.runs import layout
+from iclft.runs.atomic import atomic_dir
+from iclft.runs.layout import is_finished
 
-FAILED_DIR = "failed"
-PLANS_DIR = "sweeps"
+FAILED_DIR = layout.FAILED
+PLANS_DIR = layout.SWEEPS
 
 
 class ExecutorConfig(BaseModel):
@@ -235,7 +239,7 @@ def make_jobs(configs: list[ExperimentConfig]) -> list[list[ExperimentConfig]]:
 
 
 def failure_path(runs_dir: Path, config: ExperimentConfig) -> Path:
-    return Path(runs_dir) / FAILED_DIR / f"{config.slug()}.json"
+    return layout.failure_path(runs_dir, config.slug())
 
 
 def run_one(config: ExperimentConfig, runs_dir: Path) -> dict[str, Any]:
@@ -292,7 +296,7 @@ def _set_threads(threads: int | None) -> None:
 
 def write_plan(sweep: Sweep) -> Path:
     """Record what this sweep expects in its runs directory, for `iclft report`."""
-    path = sweep.runs_dir / PLANS_DIR / f"{sweep.name}.json"
+    path = layout.plan_path(sweep.runs_dir, sweep.name)
     plan = {
         "name": sweep.name,
         "runs": [{"slug": c.slug(), "point": p, "config": c.to_dict()} for c, p in zip(sweep.configs, sweep.points)],
@@ -303,7 +307,7 @@ def write_plan(sweep: Sweep) -> Path:
 
 def run_sweep(sweep: Sweep, progress: bool = True) -> SweepResult:
     """Run every unfinished experiment of `sweep`; failures are recorded, not raised."""
-    from iclft.experiment import is_finished, run_dir_for
+    from iclft.experiment import run_dir_for
 
     sweep.runs_dir.mkdir(parents=True, exist_ok=True)
     write_plan(sweep)
@@ -422,22 +426,19 @@ def _ray_job(job: list[dict[str, Any]], threads: int) -> list[dict[str, Any]]:
 
 
 def _write_run_files(runs_dir: Path, config: ExperimentConfig, files: dict[str, bytes]) -> None:
-    """Place a run's files as `run_experiment` would: a `.partial` folder renamed into place."""
-    import shutil
-
-    from iclft.experiment import is_finished, run_dir_for
+    """Place a run's files as `run_experiment` would: an atomic folder, under the run's lock."""
+    from iclft.experiment import run_dir_for
+    from iclft.runs.lock import exclusive
 
     final = run_dir_for(config, runs_dir)
-    if is_finished(final):
-        return
-    partial = runs_dir / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    for name in sorted(files, key=lambda n: n == "metrics.json"):  # metrics.json last: it marks "finished"
-        atomic_write_text(partial / name, files[name].decode("utf-8"))
-    if final.exists():
-        shutil.rmtree(final)
-    partial.rename(final)
+    with exclusive(runs_dir, final.name):
+        if is_finished(final):
+            return
+        if final.exists():
+            shutil.rmtree(final)
+        with atomic_dir(final) as partial:
+            for name in sorted(files):
+                atomic_write_text(partial / name, files[name].decode("utf-8"))
 
 
 class _Progress:

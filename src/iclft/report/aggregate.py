@@ -62,6 +62,7 @@ def condition_label(config: dict[str, Any]) -> str:
     augment = config.get("augment")
     if isinstance(augment, dict):
         method = next((augment[k] for k in ("method", "kind", "name", "augmenter") if augment.get(k)), None)
+        method = None if method == "none" else method  # config.yaml lists every field, "none" included
         if method:
             label = f"{label}({method})"
     return label

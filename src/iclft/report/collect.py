@@ -1,7 +1,7 @@
 """What a runs directory holds: finished runs, runs in progress, failures, and planned runs.
 
-    <runs_dir>/<slug>/                finished when metrics.json exists
-    <runs_dir>/.<slug>.partial/       in progress (or interrupted)
+    <runs_dir>/<slug>/                finished when config.yaml and metrics.json exist
+    <runs_dir>/.<slug>.<pid>-<random>.partial/   in progress (or interrupted, if <pid> is gone)
     <runs_dir>/failed/<slug>.json     the last failure of an experiment (see iclft.sweep)
     <runs_dir>/sweeps/<name>.json     the plan of a sweep: every run it expects
 """
@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 
 from iclft.errors import UserError
-
-RESERVED = {"checkpoints", "failed", "sweeps"}
+from iclft.runs import layout
+from iclft.runs.atomic import pid_alive
+from iclft.runs.layout import RESERVED, is_finished
 
 
 @dataclass
@@ -61,10 +62,10 @@ class RunsIndex:
 def load_run(path: str | Path) -> Run:
     """A finished run folder; anything else raises UserError."""
     path = Path(path)
-    if not (path / "metrics.json").is_file() or not (path / "config.yaml").is_file():
+    if not is_finished(path):
         raise UserError(f"{path}: not a finished run folder (expected config.yaml and metrics.json)")
-    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-    metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    config = yaml.safe_load((path / layout.CONFIG).read_text(encoding="utf-8"))
+    metrics = json.loads((path / layout.METRICS).read_text(encoding="utf-8"))
     return Run(path, config, metrics)
 
 
@@ -78,13 +79,19 @@ def collect(runs_dir: str | Path) -> RunsIndex:
     for child in sorted(runs_dir.iterdir()):
         if not child.is_dir() or child.name in RESERVED:
             continue
-        if child.name.startswith(".") and child.name.endswith(".partial"):
-            slug = child.name[1 : -len(".partial")]
-            missing[slug] = Missing(slug, "in progress", "a .partial folder: running now, or interrupted")
-        elif (child / "metrics.json").is_file() and (child / "config.yaml").is_file():
+        partial = layout.parse_partial(child.name)
+        if partial is not None:
+            slug, pid = partial
+            if pid is not None and pid_alive(pid):
+                missing[slug] = Missing(slug, "in progress", f"a partial folder written by process {pid}")
+            else:
+                missing.setdefault(slug, Missing(slug, "in progress", "a partial folder: interrupted (its process is gone)"))
+        elif child.name.startswith("."):
+            continue
+        elif is_finished(child):
             index.runs.append(load_run(child))
             finished.add(child.name)
-        elif (child / "config.yaml").is_file():
+        elif (child / layout.CONFIG).is_file():
             missing[child.name] = Missing(child.name, "incomplete", "a run folder without metrics.json")
     for record in _failures(runs_dir):
         if record["slug"] not in finished:
@@ -103,12 +110,12 @@ def collect(runs_dir: str | Path) -> RunsIndex:
 
 
 def _failures(runs_dir: Path) -> list[dict[str, Any]]:
-    folder = runs_dir / "failed"
+    folder = runs_dir / layout.FAILED
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
 
 def _planned(runs_dir: Path) -> list[dict[str, Any]]:
-    folder = runs_dir / "sweeps"
+    folder = runs_dir / layout.SWEEPS
     runs: dict[str, dict[str, Any]] = {}
     for plan in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         for entry in json.loads(plan.read_text()).get("runs", []):
