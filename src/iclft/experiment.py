@@ -41,6 +41,7 @@ from iclft.runs.atomic import atomic_dir
 from iclft.runs.layout import is_finished
 from iclft.runs.lock import exclusive
 
+
 def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
     return Path(runs_dir) / config.slug()
 
