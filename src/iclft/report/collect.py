@@ -19,6 +19,7 @@ from iclft.errors import UserError
 from iclft.runs import layout
 from iclft.runs.atomic import pid_alive
 from iclft.runs.layout import RESERVED, is_finished
+from iclft.runs.records import FailureRecord, MetricsRecord, PlanEntry
 
 
 @dataclass
@@ -65,8 +66,8 @@ def load_run(path: str | Path) -> Run:
     if not is_finished(path):
         raise UserError(f"{path}: not a finished run folder (expected config.yaml and metrics.json)")
     config = yaml.safe_load((path / layout.CONFIG).read_text(encoding="utf-8"))
-    metrics = json.loads((path / layout.METRICS).read_text(encoding="utf-8"))
-    return Run(path, config, metrics)
+    metrics = MetricsRecord.from_dict(json.loads((path / layout.METRICS).read_text(encoding="utf-8")), str(path / layout.METRICS))
+    return Run(path, config, metrics.to_dict())
 
 
 def collect(runs_dir: str | Path) -> RunsIndex:
@@ -94,30 +95,31 @@ def collect(runs_dir: str | Path) -> RunsIndex:
         elif (child / layout.CONFIG).is_file():
             missing[child.name] = Missing(child.name, "incomplete", "a run folder without metrics.json")
     for record in _failures(runs_dir):
-        if record["slug"] not in finished:
-            missing[record["slug"]] = Missing(record["slug"], "failed", record.get("error", ""), record.get("config"))
+        if record.slug not in finished:
+            missing[record.slug] = Missing(record.slug, "failed", record.error, record.config)
     for planned in _planned(runs_dir):
         index.planned += 1
-        slug = planned["slug"]
-        if slug in finished:
+        if planned.slug in finished:
             continue
-        entry = missing.setdefault(slug, Missing(slug, "not started"))
-        entry.config = entry.config or planned.get("config")
+        entry = missing.setdefault(planned.slug, Missing(planned.slug, "not started"))
+        entry.config = entry.config or planned.config
     for slug in finished:
         missing.pop(slug, None)
     index.missing = sorted(missing.values(), key=lambda m: (m.status, m.slug))
     return index
 
 
-def _failures(runs_dir: Path) -> list[dict[str, Any]]:
+def _failures(runs_dir: Path) -> list[FailureRecord]:
     folder = runs_dir / layout.FAILED
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [FailureRecord.from_dict(json.loads(p.read_text()), str(p)) for p in paths]
 
 
-def _planned(runs_dir: Path) -> list[dict[str, Any]]:
+def _planned(runs_dir: Path) -> list[PlanEntry]:
     folder = runs_dir / layout.SWEEPS
-    runs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, PlanEntry] = {}
     for plan in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        for entry in json.loads(plan.read_text()).get("runs", []):
-            runs.setdefault(entry["slug"], entry)
+        for data in json.loads(plan.read_text()).get("runs", []):
+            entry = PlanEntry.from_dict(data, str(plan))
+            runs.setdefault(entry.slug, entry)
     return list(runs.values())
