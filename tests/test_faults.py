@@ -84,7 +84,7 @@ def test_two_identical_sweeps_at_once_finish_every_run(tmp_path, tiny_model_dir)
 
 
 def test_run_killed_while_fine_tuning_completes_on_rerun_as_if_uninterrupted(tmp_path, tiny_model_dir):
-    config = write_config(tmp_path / "c.yaml", tiny_model_dir, "ft", steps=400)
+    config = write_config(tmp_path / "c.yaml", tiny_model_dir, "ft", steps=200)
     runs = tmp_path / "runs"
     proc = iclft("run", str(config), "--runs-dir", str(runs), "--quiet", cwd=tmp_path)
     deadline = time.monotonic() + 300
