@@ -12,7 +12,7 @@ def write(tmp_path, text):
 
 def test_minimal_config_gets_defaults(tmp_path):
     config = load_config(write(tmp_path, "benchmark: {name: reversal}\ncondition: icl\n"))
-    assert config.model.name == "smollm2-135m"
+    assert config.model.name == "organism"  # the default model (README Changelog)
     assert config.model.dtype == "float32"
     assert config.ft.method == "lora"
 
@@ -29,7 +29,7 @@ def test_hash_ignores_name_but_not_settings():
     b = config_from_dict({"benchmark": {"name": "reversal"}, "name": "b"})
     c = config_from_dict({"benchmark": {"name": "reversal"}, "seed": 1})
     assert a.content_hash() == b.content_hash() != c.content_hash()
-    assert a.slug().startswith("a-") and c.slug().startswith("reversal-base-smollm2-135m-s1-")
+    assert a.slug().startswith("a-") and c.slug().startswith("reversal-base-organism-s1-")
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,25 @@ def test_config_is_frozen():
     config = ExperimentConfig(benchmark={"name": "reversal"})
     with pytest.raises(Exception):
         config.seed = 4
+
+
+@pytest.mark.parametrize(
+    "data, digest",
+    [
+        ({"benchmark": {"name": "reversal"}}, "31e1e4d7815b330a925d28650d019f5d31f270e262cbfa52860f8aff4e9d7873"),
+        ({"benchmark": {"name": "reversal"}, "condition": "icl"}, "3fd47c35119803061aed28975e3b167e6919b9b2fa7386f529e1668ec3546b89"),
+        ({"benchmark": {"name": "syllogism", "seed": 1}, "condition": "ft", "ft": {"steps": 5}},
+         "924755fecc3a244f421f14110acee1ae8fcd3d55e3761c64c90bc6febb0d5c98"),
+    ],
+)
+def test_pinned_hashes(data, digest):
+    """Run directories are named by these hashes: a change recomputes every user's runs, so it
+    must be deliberate (bump HASH_SCHEMA and say so in the README's Changelog)."""
+    assert config_from_dict(data).content_hash() == digest
+
+
+def test_pinned_checkpoint_key():
+    from iclft.experiment import checkpoint_key
+
+    config = config_from_dict({"benchmark": {"name": "syllogism", "seed": 1}, "condition": "ft", "ft": {"steps": 5}})
+    assert checkpoint_key(config) == "syllogism-organism-lora-2c45c896d3ca2f2a"

@@ -1,6 +1,7 @@
 """Report and compare on hand-made runs: aggregation, tables, figures, HTML, missing runs."""
 
 import csv
+import json
 import math
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ from iclft.compare import compare_runs, format_comparison, mcnemar_exact
 from iclft.config import config_from_dict
 from iclft.errors import UserError
 from iclft.evaluation.metrics import compute_metrics
-from iclft.io import write_json, write_jsonl
+from iclft.io import read_jsonl, write_json, write_jsonl
 from iclft.report import write_report
 from iclft.report.aggregate import benchmark_rows, condition_label, make_cells
 from iclft.report.collect import collect
@@ -181,3 +182,16 @@ def test_compare_pairs_items_per_split(tmp_path, capsys):
     assert main(["compare", str(a), str(other)]) == 2
     assert "share no test items" in capsys.readouterr().err
     assert main(["compare", str(a), str(tmp_path)]) == 2
+
+
+def test_run_records_round_trip_and_name_a_broken_file(tmp_path):
+    from iclft.runs.records import MetricsRecord, SampleRecord
+
+    run_dir = make_run(tmp_path, "icl")
+    sample = read_jsonl(run_dir / "samples.jsonl")[0]
+    assert SampleRecord.from_dict(sample).to_dict() == {**sample, "pred": {}}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert MetricsRecord.from_dict(metrics).to_dict() == metrics
+    write_json(run_dir / "metrics.json", {"condition": "icl"})
+    with pytest.raises(UserError, match=r"metrics\.json: missing field 'headline'"):
+        collect(tmp_path)

@@ -115,8 +115,8 @@ def test_sweep_skips_finished_records_failures_and_resumes(tiny_model_dir, tmp_p
     assert sorted(result.done) == sorted(c.slug() for c in sweep.configs[:2])
     assert sorted(result.failed) == sorted(c.slug() for c in sweep.configs[2:])
     failures = read_failures(runs)
-    assert len(failures) == 2 and all("unknown model" in f["error"] and "Traceback" in f["traceback"] for f in failures)
-    assert failures[0]["config"]["model"]["name"] == str(later)
+    assert len(failures) == 2 and all("unknown model" in f.error and "Traceback" in f.traceback for f in failures)
+    assert failures[0].config["model"]["name"] == str(later)
     plan = json.loads((runs / "sweeps" / "small.json").read_text())
     assert [r["slug"] for r in plan["runs"]] == [c.slug() for c in sweep.configs]
 

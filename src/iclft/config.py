@@ -10,6 +10,7 @@ Validation problems raise `UserError` naming the file, the field and what was ex
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -19,10 +20,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from iclft import conditions
 from iclft.errors import UserError
+from iclft.models.zoo import DEFAULT_MODEL
 
-CONDITIONS = ("base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl")
-AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
+# Bumped whenever what the content hash covers changes meaning; every run and checkpoint is
+# then recomputed. 2: the non-default fields (before: a hand-kept list of dropped fields).
+HASH_SCHEMA = 2
 
 
 MAX_SEED = 2**32 - 1  # numpy and torch accept seeds up to this
@@ -55,7 +59,7 @@ class BenchmarkConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    name: str = Field("smollm2-135m", description="embedded model name, model folder, or hub id")
+    name: str = Field(DEFAULT_MODEL, description="embedded model name, model folder, or hub id")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps")
 
@@ -142,7 +146,7 @@ class ExperimentConfig(_Strict):
     name: str | None = Field(None, description="readable slug for the run directory")
     benchmark: BenchmarkConfig
     model: ModelConfig = ModelConfig()
-    condition: Literal["base", "icl", "ft", "ft+icl", "ft_aug", "icl_aug", "fticl"] = "base"
+    condition: str = Field("base", description="one of iclft.conditions.TABLE: " + ", ".join(conditions.all_names()))
     icl: IclConfig = IclConfig()
     ft: FinetuneConfig = FinetuneConfig()
     augment: AugmentConfig = AugmentConfig()
@@ -152,38 +156,50 @@ class ExperimentConfig(_Strict):
 
     _seed_in_range = field_validator("seed")(lambda cls, v: _check_seed(v))
 
+    @field_validator("condition")
+    @classmethod
+    def _known_condition(cls, name: str) -> str:
+        if name not in conditions.all_names():
+            raise ValueError(f"expected one of {', '.join(conditions.all_names())}, got '{name}'")
+        return name
+
+    @property
+    def cond(self) -> conditions.Condition:
+        """The condition's row of iclft.conditions.TABLE."""
+        return conditions.get(self.condition)
+
     @model_validator(mode="after")
     def _sections_match_condition(self) -> "ExperimentConfig":
-        augmented = self.condition in AUGMENTED_CONDITIONS
+        augmented = self.cond.augmented
         if augmented and self.augment.method == "none":
             raise ValueError(f"condition {self.condition} needs augment.method (local, global, both or oracle)")
         if not augmented and self.augment != AugmentConfig():
             raise ValueError(f"augment settings are given but condition {self.condition} does not use them")
-        if self.condition != "fticl" and self.fticl != FticlConfig():
+        if not self.cond.fticl and self.fticl != FticlConfig():
             raise ValueError(f"fticl settings are given but condition {self.condition} does not use them")
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config. Settings added after the first release are left out while at
-        their defaults, so configs that do not use them keep their files and content hashes."""
-        data = self.model_dump(mode="json")
-        for key, default in (("augment", AugmentConfig()), ("fticl", FticlConfig())):
-            if getattr(self, key) == default:
-                del data[key]
-        if self.ft.split == "none":
-            del data["ft"]["split"]
-        if self.icl.facts_per_context is None:
-            del data["icl"]["facts_per_context"]
-        return data
+        """The resolved config: every field, defaults included (what config.yaml holds)."""
+        return self.model_dump(mode="json")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
+    def hashed_fields(self) -> dict[str, Any]:
+        """What the content hash covers: the fields away from their defaults (so adding a field
+        with a default keeps every hash), without the cosmetic name, plus HASH_SCHEMA and, for a
+        benchmark folder, the sha256 of its content (so editing the data changes the hash)."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data.pop("name", None)
+        data["hash_schema"] = HASH_SCHEMA
+        if self.benchmark.path is not None:
+            data["benchmark"]["sha256"] = benchmark_folder_sha256(self.benchmark.path)
+        return data
+
     def content_hash(self) -> str:
-        """sha256 of the resolved config, without the cosmetic name: names the run directory."""
-        data = self.to_dict()
-        data.pop("name")
-        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        """sha256 of `hashed_fields()`: names the run directory."""
+        blob = json.dumps(self.hashed_fields(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def slug(self) -> str:
@@ -214,3 +230,18 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
     path = Path(path)
     return config_from_dict(read_yaml(path, "config"), str(path))
+
+
+def benchmark_folder_sha256(path: str | Path) -> str:
+    """The content hash of the benchmark folder at `path` (as in its manifest's `sha256`),
+    computed from the files themselves; cached while their sizes and times are unchanged."""
+    folder = Path(path).expanduser().resolve()
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.jsonl")))
+    return _folder_sha256(str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_sha256(folder: str, stamp: tuple) -> str:
+    from iclft.benchmarks.schema import content_hash, load_benchmark
+
+    return content_hash(load_benchmark(folder))

@@ -7,11 +7,15 @@
         train_log.jsonl            fine-tuning conditions: one line per optimizer step
         augmentations.jsonl        ft_aug / icl_aug: the statements added, with audit verdicts
         augmentation.json          ft_aug / icl_aug: audit summary and token accounting
-    <runs_dir>/.<slug>-<hash>.partial/   a run in progress; renamed into place when complete
+    <runs_dir>/.<slug>-<hash>.<pid>-<random>.partial/   a run in progress; renamed into place when complete
     <runs_dir>/checkpoints/<key>/  fine-tuned weights, shared by `ft` and `ft+icl` runs (exposure/checkpoint.py)
     <runs_dir>/generations/        the generation cache of the augmenters (one file per prompt)
+    <runs_dir>/.locks/             one lock file per run or checkpoint being computed
 
-A failure removes the `.partial` folder (a hard kill may leave it; the next attempt deletes it).
+The names are those of `iclft.runs.layout`; folders are written with `iclft.runs.atomic.atomic_dir`.
+A failure removes the partial folder (a hard kill may leave it; the next attempt deletes it).
+A run and a checkpoint are computed under an exclusive lock (`iclft.runs.lock`): two processes
+running the same config do the work once, and the second reuses the result.
 Fine-tuned weights are saved before scoring, so a crash while scoring does not repeat training.
 """
 
@@ -35,10 +39,9 @@ from iclft.exposure.finetune import finetune
 from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 from iclft.provenance import collect as collect_provenance
 from iclft.provenance import is_current, model_fingerprint
-
-FT_CONDITIONS = ("ft", "ft+icl", "ft_aug", "fticl")
-ICL_CONDITIONS = ("icl", "ft+icl", "icl_aug")
-AUGMENTED_CONDITIONS = ("ft_aug", "icl_aug")
+from iclft.runs import layout
+from iclft.runs.atomic import atomic_dir
+from iclft.runs.lock import exclusive
 
 
 def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
@@ -46,16 +49,30 @@ def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """Scored, with the weights its model points to now (iclft.provenance.is_current)."""
-    return (run_dir / "metrics.json").is_file() and is_current(run_dir)
+    """Finished (`iclft.runs.layout.is_finished`) and scored with the weights its model points
+    to now (`iclft.provenance.is_current`): a run that may be reused instead of computed."""
+    return layout.is_finished(run_dir) and is_current(run_dir)
 
 
 def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
-    """Run `config` unless its run directory is already finished; return that directory."""
+    """Run `config` unless its run directory is already finished; return that directory.
+
+    The run is computed under an exclusive lock on its name, so a second process running the
+    same config waits and then reuses the finished directory."""
     runs_dir = Path(runs_dir)
     final = run_dir_for(config, runs_dir)
     if is_finished(final):
         return final
+    with exclusive(runs_dir, final.name):
+        if is_finished(final):
+            return final
+        if final.exists() and not layout.is_finished(final):  # an older layout or a manual copy
+            shutil.rmtree(final)
+        _compute(config, runs_dir, final, progress)  # replaces a run scored with other weights
+    return final
+
+
+def _compute(config: ExperimentConfig, runs_dir: Path, final: Path, progress: bool) -> None:
     bench = get_benchmark(config.benchmark.name, config.benchmark.seed, config.benchmark.params, config.benchmark.path)
     from iclft.models import load_model
 
@@ -66,12 +83,8 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
         if context:
             _check_fits(lm, context, items, config)
 
-    partial = runs_dir / f".{final.name}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    try:
-        atomic_write_text(partial / "config.yaml", config.to_yaml())
+    with atomic_dir(final, replace=True) as partial:
+        atomic_write_text(partial / layout.CONFIG, config.to_yaml())
         extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench),
                                  "context_tokens": max(lm.count_tokens(context) for context, _ in contexts),
                                  "provenance": collect_provenance(lm, config.model)}
@@ -79,25 +92,18 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
             extra["contexts"] = len(contexts)
         if augmented:
             extra["augmentation"] = _write_augmentation(partial, augmented, lm, config, bench)
-        if config.condition in FT_CONDITIONS:
+        if config.cond.fine_tunes:
             ckpt = _finetuned(lm, config, bench, augmented, runs_dir, progress)
-            shutil.copyfile(ckpt / "train_log.jsonl", partial / "train_log.jsonl")
-            extra["finetune"] = json.loads((ckpt / "summary.json").read_text())
+            shutil.copyfile(ckpt / layout.TRAIN_LOG, partial / layout.TRAIN_LOG)
+            extra["finetune"] = json.loads((ckpt / layout.CHECKPOINT_SUMMARY).read_text())
         samples = [s for context, items in contexts for s in score_items(lm, items, context=context, progress=progress)]
-        write_jsonl(partial / "samples.jsonl", samples)
-        metrics = compute_metrics(read_jsonl(partial / "samples.jsonl"), config.scoring.normalization)
-        write_json(partial / "metrics.json", {**metrics, **extra, "condition": config.condition, "benchmark": bench.name})
-        if final.exists():  # an unfinished directory from an older layout or a manual copy
-            shutil.rmtree(final)
-        partial.rename(final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return final
+        write_jsonl(partial / layout.SAMPLES, samples)
+        metrics = compute_metrics(read_jsonl(partial / layout.SAMPLES), config.scoring.normalization)
+        write_json(partial / layout.METRICS, {**metrics, **extra, "condition": config.condition, "benchmark": bench.name})
 
 
 def _augment(config: ExperimentConfig, bench: Benchmark, lm, runs_dir: Path, progress: bool) -> AugmentResult | None:
-    if config.condition not in AUGMENTED_CONDITIONS:
+    if not config.cond.augmented:
         return None
     return build_augmentations(bench, config.augment, config.model, lm, runs_dir, config.seed, progress)
 
@@ -125,7 +131,7 @@ def _write_augmentation(run_dir: Path, augmented: AugmentResult, lm, config: Exp
 def _contexts(config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None = None):
     """(context, items) pairs: one context for all items, or one per group of facts
     (`icl.facts_per_context`); the context is empty for conditions without one."""
-    if config.condition not in ICL_CONDITIONS:
+    if not config.cond.uses_context:
         return [("", bench.items)]
     from iclft.exposure.icl import fact_groups, icl_aug_context, icl_context
 
@@ -152,13 +158,14 @@ def _check_fits(lm, context: str, items, config: ExperimentConfig) -> None:
 
 
 def checkpoint_key(config: ExperimentConfig) -> str:
-    """What determines the fine-tuned weights: benchmark, model, fine-tuning settings (sentence
-    splitting included), seed, and the augmentation or FTICL settings that change the data."""
-    data = config.to_dict()
-    key = {k: data[k] for k in ("benchmark", "model", "ft", "seed")}
-    if config.condition == "ft_aug":
-        key["augment"] = data["augment"]
-    if config.condition == "fticl":
+    """What determines the fine-tuned weights: benchmark (its content, for a folder), model,
+    fine-tuning settings (sentence splitting included), seed, and the augmentation or FTICL
+    settings that change the data. Like the run hash, only settings away from their defaults count."""
+    data = config.hashed_fields()
+    key = {k: data[k] for k in ("benchmark", "model", "ft", "seed", "hash_schema") if k in data}
+    if config.cond.augmented:
+        key["augment"] = data.get("augment", {})
+    if config.cond.fticl:
         key["fticl"] = data.get("fticl", {})
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return f"{config.benchmark.name}-{Path(config.model.name).name}-{config.ft.method}-{digest}"
@@ -166,20 +173,24 @@ def checkpoint_key(config: ExperimentConfig) -> str:
 
 def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, runs_dir: Path,
                progress: bool) -> Path:
-    """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint."""
-    ckpt = runs_dir / "checkpoints" / checkpoint_key(config)
+    """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint.
+    Training holds the checkpoint's lock, so runs sharing it never train it twice at once."""
+    key = checkpoint_key(config)
+    ckpt = layout.checkpoint_dir(runs_dir, key)
     base_fingerprint = model_fingerprint(config.model.name)
-    if is_checkpoint(ckpt, base_fingerprint):
-        load_checkpoint(lm, ckpt)
-        return ckpt
-    tmp = ckpt.with_name(f".{ckpt.name}.partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    examples = training_examples(bench, config, augmented.augmentations if augmented else [])
-    summary = finetune(lm, examples, config.ft, seed=config.seed, log_path=tmp / "train_log.jsonl", progress=progress)
-    save_checkpoint(lm, tmp, summary, base_fingerprint)
-    if ckpt.exists():
-        shutil.rmtree(ckpt)
-    tmp.rename(ckpt)
+    with exclusive(runs_dir, f"{layout.CHECKPOINTS}-{key}"):
+        if not is_checkpoint(ckpt, base_fingerprint):
+            if ckpt.exists():
+                shutil.rmtree(ckpt)
+            _train_checkpoint(lm, config, bench, augmented, ckpt, base_fingerprint, progress)
+            return ckpt
+    load_checkpoint(lm, ckpt)
     return ckpt
+
+
+def _train_checkpoint(lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, ckpt: Path,
+                      base_fingerprint: str | None, progress: bool) -> None:
+    with atomic_dir(ckpt) as tmp:
+        examples = training_examples(bench, config, augmented.augmentations if augmented else [])
+        summary = finetune(lm, examples, config.ft, seed=config.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress)
+        save_checkpoint(lm, tmp, summary, base_fingerprint)

@@ -27,13 +27,13 @@ def checkpoint_of(run_dir: Path, config) -> Path:
 def export_run(run_dir: str | Path, out: str | Path) -> Path:
     """Copy the fine-tuned weights of the finished run `run_dir` into `out`, with a model card."""
     from iclft.config import load_config
-    from iclft.experiment import FT_CONDITIONS
+    from iclft.runs import layout
 
     run_dir, out = Path(run_dir), Path(out)
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "metrics.json").is_file():
+    if not layout.is_finished(run_dir):
         raise UserError(f"{run_dir}: not a finished run directory (no config.yaml and metrics.json)")
-    config = load_config(run_dir / "config.yaml")
-    if config.condition not in FT_CONDITIONS:
+    config = load_config(run_dir / layout.CONFIG)
+    if not config.cond.fine_tunes:
         raise UserError(f"{run_dir}: condition '{config.condition}' does not fine-tune; there are no weights to export")
     ckpt = checkpoint_of(run_dir, config)
     if not is_checkpoint(ckpt):

@@ -13,7 +13,7 @@ from iclft.models.base import TrainExample
 
 def training_examples(bench: Benchmark, config: ExperimentConfig, augmentations: list[Augmentation] = ()) -> list[TrainExample]:
     mode = config.ft.split
-    picker = DemonstrationPicker(bench.documents, config.fticl, config.seed) if config.condition == "fticl" else None
+    picker = DemonstrationPicker(bench.documents, config.fticl, config.seed) if config.cond.fticl else None
     examples = []
     for i, doc in enumerate(bench.documents):
         for example in split_document(doc.text, mode):

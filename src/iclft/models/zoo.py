@@ -14,12 +14,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from iclft.errors import UserError
+from iclft.runs.atomic import atomic_dir
 
 
 @dataclass(frozen=True)
@@ -139,21 +139,12 @@ def _dequantize(entry: ZooModel, target: Path, progress: bool) -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config  # else other tools (Trainer, lm-eval) see a quantized model
     tokenizer.bos_token = entry.bos_token  # so every tool that reads the folder starts texts as iclft does
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=target.parent))
-    try:
+    if target.exists() and not cached_folder(entry.name):  # an older cache version
+        shutil.rmtree(target, ignore_errors=True)
+    with atomic_dir(target) as tmp:  # another process may win the race: then its folder is kept
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "iclft-cache.json").write_text(json.dumps({"version": CACHE_VERSION, "source": gguf.name}) + "\n")
-        if target.exists():  # an older cache version
-            shutil.rmtree(target)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache folder may be shared
-        os.replace(tmp, target)  # another process may have won the race: then keep its folder
-    except OSError:
-        if not cached_folder(entry.name):
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

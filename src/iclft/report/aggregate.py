@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from statistics import mean, stdev
 from typing import Any
 
+from iclft import conditions
 from iclft.report.collect import Run
 
 SEED_FIELDS = ("name", "seed", "benchmark.seed")
-CONDITION_ORDER = ("base", "icl", "ft", "ft_aug", "fticl", "ft+icl")
 SPLIT_ORDER = ("forward", "rephrased", "reversal", "syllogism", "holdout")  # the study's order; others after
 
 
@@ -62,6 +62,7 @@ def condition_label(config: dict[str, Any]) -> str:
     augment = config.get("augment")
     if isinstance(augment, dict):
         method = next((augment[k] for k in ("method", "kind", "name", "augmenter") if augment.get(k)), None)
+        method = None if method == "none" else method  # config.yaml lists every field, "none" included
         if method:
             label = f"{label}({method})"
     return label
@@ -109,7 +110,7 @@ def _label_uniquely(cells: list[Cell]) -> list[Cell]:
 
 
 def _condition_rank(condition: str) -> int:
-    return CONDITION_ORDER.index(condition) if condition in CONDITION_ORDER else len(CONDITION_ORDER)
+    return conditions.report_rank(condition)
 
 
 def split_order(split: str) -> tuple[int, str]:

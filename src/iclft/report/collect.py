@@ -1,7 +1,7 @@
 """What a runs directory holds: finished runs, runs in progress, failures, and planned runs.
 
-    <runs_dir>/<slug>/                finished when metrics.json exists
-    <runs_dir>/.<slug>.partial/       in progress (or interrupted)
+    <runs_dir>/<slug>/                finished when config.yaml and metrics.json exist
+    <runs_dir>/.<slug>.<pid>-<random>.partial/   in progress (or interrupted, if <pid> is gone)
     <runs_dir>/failed/<slug>.json     the last failure of an experiment (see iclft.sweep)
     <runs_dir>/sweeps/<name>.json     the plan of a sweep: every run it expects
 """
@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 
 from iclft.errors import UserError
-
-RESERVED = {"checkpoints", "failed", "sweeps"}
+from iclft.runs import layout
+from iclft.runs.atomic import pid_alive
+from iclft.runs.layout import RESERVED, is_finished
+from iclft.runs.records import FailureRecord, MetricsRecord, PlanEntry
 
 
 @dataclass
@@ -61,11 +63,11 @@ class RunsIndex:
 def load_run(path: str | Path) -> Run:
     """A finished run folder; anything else raises UserError."""
     path = Path(path)
-    if not (path / "metrics.json").is_file() or not (path / "config.yaml").is_file():
+    if not is_finished(path):
         raise UserError(f"{path}: not a finished run folder (expected config.yaml and metrics.json)")
-    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-    metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    return Run(path, config, metrics)
+    config = yaml.safe_load((path / layout.CONFIG).read_text(encoding="utf-8"))
+    metrics = MetricsRecord.from_dict(json.loads((path / layout.METRICS).read_text(encoding="utf-8")), str(path / layout.METRICS))
+    return Run(path, config, metrics.to_dict())
 
 
 def collect(runs_dir: str | Path) -> RunsIndex:
@@ -78,39 +80,46 @@ def collect(runs_dir: str | Path) -> RunsIndex:
     for child in sorted(runs_dir.iterdir()):
         if not child.is_dir() or child.name in RESERVED:
             continue
-        if child.name.startswith(".") and child.name.endswith(".partial"):
-            slug = child.name[1 : -len(".partial")]
-            missing[slug] = Missing(slug, "in progress", "a .partial folder: running now, or interrupted")
-        elif (child / "metrics.json").is_file() and (child / "config.yaml").is_file():
+        partial = layout.parse_partial(child.name)
+        if partial is not None:
+            slug, pid = partial
+            if pid is not None and pid_alive(pid):
+                missing[slug] = Missing(slug, "in progress", f"a partial folder written by process {pid}")
+            else:
+                missing.setdefault(slug, Missing(slug, "in progress", "a partial folder: interrupted (its process is gone)"))
+        elif child.name.startswith("."):
+            continue
+        elif is_finished(child):
             index.runs.append(load_run(child))
             finished.add(child.name)
-        elif (child / "config.yaml").is_file():
+        elif (child / layout.CONFIG).is_file():
             missing[child.name] = Missing(child.name, "incomplete", "a run folder without metrics.json")
     for record in _failures(runs_dir):
-        if record["slug"] not in finished:
-            missing[record["slug"]] = Missing(record["slug"], "failed", record.get("error", ""), record.get("config"))
+        if record.slug not in finished:
+            missing[record.slug] = Missing(record.slug, "failed", record.error, record.config)
     for planned in _planned(runs_dir):
         index.planned += 1
-        slug = planned["slug"]
-        if slug in finished:
+        if planned.slug in finished:
             continue
-        entry = missing.setdefault(slug, Missing(slug, "not started"))
-        entry.config = entry.config or planned.get("config")
+        entry = missing.setdefault(planned.slug, Missing(planned.slug, "not started"))
+        entry.config = entry.config or planned.config
     for slug in finished:
         missing.pop(slug, None)
     index.missing = sorted(missing.values(), key=lambda m: (m.status, m.slug))
     return index
 
 
-def _failures(runs_dir: Path) -> list[dict[str, Any]]:
-    folder = runs_dir / "failed"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+def _failures(runs_dir: Path) -> list[FailureRecord]:
+    folder = runs_dir / layout.FAILED
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [FailureRecord.from_dict(json.loads(p.read_text()), str(p)) for p in paths]
 
 
-def _planned(runs_dir: Path) -> list[dict[str, Any]]:
-    folder = runs_dir / "sweeps"
-    runs: dict[str, dict[str, Any]] = {}
+def _planned(runs_dir: Path) -> list[PlanEntry]:
+    folder = runs_dir / layout.SWEEPS
+    runs: dict[str, PlanEntry] = {}
     for plan in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        for entry in json.loads(plan.read_text()).get("runs", []):
-            runs.setdefault(entry["slug"], entry)
+        for data in json.loads(plan.read_text()).get("runs", []):
+            entry = PlanEntry.from_dict(data, str(plan))
+            runs.setdefault(entry.slug, entry)
     return list(runs.values())

@@ -1,0 +1,30 @@
+"""Exclusive locks inside a runs folder, so two processes never compute the same thing at once.
+
+    with exclusive(runs_dir, run_name):
+        if not finished: compute
+
+The lock is an `fcntl.flock` on `<runs_dir>/.locks/<name>.lock`: the second process waits until
+the first is done (or dies: the kernel releases the lock with the process), then finds the
+result finished and reuses it. Lock files are left in place (empty; removing them would race).
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from iclft.runs.layout import lock_path
+
+
+@contextmanager
+def exclusive(runs_dir: str | Path, name: str) -> Iterator[Path]:
+    path = lock_path(Path(runs_dir), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

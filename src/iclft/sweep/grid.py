@@ -1,0 +1,168 @@
+"""Sweep files: the spec, grid expansion and validation (nothing runs here)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from iclft.config import ExperimentConfig, config_from_dict
+from iclft.errors import UserError
+
+
+class ExecutorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["local", "ray"] = "local"
+    workers: int | Literal["auto"] = Field("auto", description="local: parallel processes (1 = in this process)")
+    threads: int | None = Field(None, gt=0, description="torch threads per worker (default: cores / workers)")
+    address: str | None = Field(None, description="ray: cluster address (ray://host:10001 or auto); none = local")
+    num_cpus: float = Field(1, gt=0, description="ray: CPUs requested by each task")
+    num_gpus: float = Field(0, ge=0, description="ray: GPUs requested by each task")
+
+
+class SweepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    runs_dir: str = "runs"
+    base: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    executor: ExecutorConfig = ExecutorConfig()
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: its configs in grid order, where runs go, how they run."""
+
+    name: str
+    configs: list[ExperimentConfig]
+    runs_dir: Path
+    executor: ExecutorConfig
+    points: list[dict[str, Any]] = field(default_factory=list)  # the grid point of each config
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set `data['a']['b'] = value` for key 'a.b', creating mappings on the way."""
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"grid key '{key}': '{part}' is not a group of fields")
+        node = child
+    node[last] = copy.deepcopy(value)
+
+
+def is_field_path(path: str) -> bool:
+    """Whether dotted `path` names an ExperimentConfig field (or a key inside a mapping field)."""
+    model: Any = ExperimentConfig
+    for part in path.split("."):
+        if model is dict:
+            return True
+        info = model.model_fields.get(part) if model else None
+        if info is None:
+            return False
+        ann = info.annotation
+        if typing.get_origin(ann) is dict:
+            model = dict
+        else:
+            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return True
+
+
+def axis_fields(axis: str) -> list[str] | None:
+    """The field paths a grid axis sets, or None for a bundle axis."""
+    keys = [k.strip() for k in axis.split(",")]
+    return keys if all(is_field_path(k) for k in keys) else None
+
+
+def apply_value(data: dict[str, Any], axis: str, value: Any) -> None:
+    """One grid axis at one value: sets the axis field(s), or a bundle's own dotted keys."""
+    keys = axis_fields(axis)
+    if keys is None:
+        if not isinstance(value, dict):
+            raise UserError(f"grid key '{axis}': not a config field, so its values must be mappings of fields")
+        for key, sub in value.items():
+            set_dotted(data, str(key), sub)
+        return
+    if isinstance(value, dict) and any("." in str(k) for k in value):
+        raise UserError(
+            f"grid key '{axis}' is a config field, so a mapping value is that field's value; for a bundle "
+            "of dotted keys, name the axis with a word that is not a field (e.g. variant)"
+        )
+    for key in keys:
+        set_dotted(data, key, value)
+
+
+def expand_grid(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """All combinations, first axis slowest: (grid point, resolved config data) pairs."""
+    axes = list(grid)
+    out = []
+    for values in itertools.product(*(grid[a] for a in axes)):
+        data = copy.deepcopy(base)
+        for axis, value in zip(axes, values):
+            apply_value(data, axis, value)
+        out.append((dict(zip(axes, values)), data))
+    return out
+
+
+def describe_point(point: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.items()) or "(the base config)"
+
+
+def sweep_from_dict(data: Any, source: str = "<sweep>", root: Path | None = None) -> Sweep:
+    """Validate a sweep mapping and every config it expands to; nothing runs."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a mapping with base, grid, runs_dir, executor")
+    try:
+        spec = SweepConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise UserError(f"{source}: field '{where}': {err['msg']}") from None
+    for axis, values in spec.grid.items():
+        if not values:
+            raise UserError(f"{source}: grid axis '{axis}' has no values")
+    try:
+        expanded = expand_grid(spec.base, spec.grid)
+    except UserError as e:
+        raise UserError(f"{source}: {e}") from None
+    configs, points, seen = [], [], set()
+    for point, config_data in expanded:
+        config = config_from_dict(config_data, f"{source}: grid point {describe_point(point)}")
+        _check_benchmark(config, f"{source}: grid point {describe_point(point)}")
+        if config.content_hash() in seen:
+            continue
+        seen.add(config.content_hash())
+        configs.append(config)
+        points.append(point)
+    runs_dir = Path(spec.runs_dir)
+    if root is not None and not runs_dir.is_absolute():
+        runs_dir = root / runs_dir
+    name = spec.name or (Path(source).stem if root is not None else "sweep")
+    return Sweep(name, configs, runs_dir, spec.executor, points)
+
+
+def _check_benchmark(config: ExperimentConfig, where: str) -> None:
+    from iclft.benchmarks import GENERATORS
+
+    if config.benchmark.path is None and config.benchmark.name not in GENERATORS:
+        raise UserError(f"{where}: unknown benchmark '{config.benchmark.name}' (known: {', '.join(sorted(GENERATORS))})")
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read sweep file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    return sweep_from_dict(data, str(path), root=path.parent)
