@@ -36,7 +36,7 @@ def cmd_run(args) -> None:
 
     from iclft.config import load_config
     from iclft.experiment import run_experiment
-    from iclft.tables import format_accuracy_table
+    from iclft.accuracy_table import format_accuracy_table
 
     config = load_config(args.config)
     run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)

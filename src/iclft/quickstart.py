@@ -16,7 +16,7 @@ from pathlib import Path
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
 from iclft.models.zoo import DEFAULT_MODEL
-from iclft.tables import format_accuracy_table
+from iclft.accuracy_table import format_accuracy_table
 
 QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
 QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")

@@ -23,16 +23,16 @@ CHARS_PER_TOKEN = 4  # estimate when a server reports no usage
 
 
 class ApiModel(LanguageModel):
-    def __init__(self, base_url: str, model: str, endpoint: str = "completions", api_key_env: str | None = None,
+    def __init__(self, base_url: str, api_model: str, endpoint: str = "completions", api_key_env: str | None = None,
                  timeout_s: float = 120.0):
         if endpoint not in ("completions", "chat"):
             raise UserError(f"API endpoint '{endpoint}': expected completions or chat")
         self.base_url = base_url.rstrip("/")
-        self.model = model
+        self.api_model = api_model  # the model name the server knows (a string, not a module)
         self.endpoint = endpoint
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
-        self.name = f"{self.base_url}#{model}"
+        self.name = f"{self.base_url}#{api_model}"
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self._reported: dict[str, int] = {}  # text -> tokens, from the server's usage
 
@@ -44,7 +44,7 @@ class ApiModel(LanguageModel):
         return [[self._one(p, settings, settings.seed + k) for k in range(settings.num_samples)] for p in prompts]
 
     def _one(self, prompt: str, settings: GenerationSettings, seed: int) -> str:
-        body = {"model": self.model, "max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+        body = {"model": self.api_model, "max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
                 "top_p": settings.top_p, "seed": seed}
         if settings.stop:
             body["stop"] = settings.stop[:4]  # the OpenAI API accepts at most 4
