@@ -11,11 +11,13 @@ from iclft.models.zoo import DEFAULT_MODEL
 
 
 def cmd_quickstart(args) -> None:
-    from iclft.quickstart import quickstart
+    from iclft.quickstart import quickstart, write_quickstart_report
 
     table = quickstart(args.model, args.runs_dir, args.seed, progress=not args.quiet)
     print(f"\nQuickstart on {args.model}: accuracy ± standard error by split and condition\n")
     print(table)
+    report = write_quickstart_report(args.model, args.runs_dir, args.seed, args.report_dir)
+    print(f"\nreport (figures, tables, every run's config): {report.html}")
 
 
 def load_run_config(path: Path, overrides: list[str]):
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="embedded model name, model folder or hub id")
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--report-dir", default=None, type=Path, help="default: RUNS_DIR/quickstart-report")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_quickstart)
 
