@@ -9,7 +9,7 @@ from iclft.config import ExperimentConfig
 from iclft.errors import UserError
 from iclft.organism.curriculum import CurriculumParams
 from iclft.organism.train import TrainConfig
-from iclft.overrides import apply_overrides, check_path, parse_pairs, parse_value, set_dotted
+from iclft.overrides import apply_overrides, check_path, is_field_path, parse_pairs, parse_value, set_dotted
 
 
 @pytest.mark.parametrize(
@@ -42,6 +42,7 @@ def test_malformed_pairs_are_refused(pair, expected):
 @pytest.mark.parametrize("key", ["ft.epochs", "model.name", "augment.generator.api_model", "benchmark.params.any.depth", "seed"])
 def test_config_paths_that_exist(key):
     check_path(ExperimentConfig, key, "--set")
+    assert is_field_path(ExperimentConfig, key)
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,7 @@ def test_config_paths_that_do_not_exist(key, expected):
     with pytest.raises(UserError) as e:
         check_path(ExperimentConfig, key, "--set")
     assert str(e.value).startswith(f"--set {key}: ") and expected in str(e.value)
+    assert not is_field_path(ExperimentConfig, key)
 
 
 def test_set_dotted_creates_groups_and_refuses_to_go_through_a_value():

@@ -57,8 +57,8 @@ def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
     return out
 
 
-def check_path(fields_of: type, key: str, option: str) -> None:
-    """A UserError if dotted `key` names no field of `fields_of` (a pydantic model or dataclass).
+def path_problem(fields_of: type, key: str) -> str | None:
+    """Why dotted `key` names no field of `fields_of` (a pydantic model or dataclass), or None.
 
     Keys below a mapping field (e.g. `benchmark.params.n_facts`) are free and not checked.
     """
@@ -67,14 +67,26 @@ def check_path(fields_of: type, key: str, option: str) -> None:
     for depth, part in enumerate(parts):
         known = _fields(node)
         if known is None:  # a mapping or an unknown type: anything goes below here
-            return
+            return None
         where = ".".join(parts[:depth])
         if not known:
-            raise UserError(f"{option} {key}: '{where}' is a single value, it has no field '{part}'")
+            return f"'{where}' is a single value, it has no field '{part}'"
         if part not in known:
             inside = f" in '{where}'" if where else ""
-            raise UserError(f"{option} {key}: unknown field '{part}'{inside} (known: {', '.join(sorted(known))})")
+            return f"unknown field '{part}'{inside} (known: {', '.join(sorted(known))})"
         node = known[part]
+    return None
+
+
+def is_field_path(fields_of: type, key: str) -> bool:
+    return path_problem(fields_of, key) is None
+
+
+def check_path(fields_of: type, key: str, option: str) -> None:
+    """A UserError, starting with `option` and `key`, if `key` names no field of `fields_of`."""
+    problem = path_problem(fields_of, key)
+    if problem:
+        raise UserError(f"{option} {key}: {problem}")
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, option: str = "--set") -> None:
