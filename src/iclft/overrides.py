@@ -39,7 +39,8 @@ def parse_value(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_ValueLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
-        raise UserError(f"value '{text}' is not valid YAML ({getattr(e, 'problem', None) or e})") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise UserError(f"value '{text}' is not valid YAML ({problem})") from None
 
 
 def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
