@@ -63,6 +63,7 @@ def server(tiny_model_dir):
             proc.kill()
 
 
+@pytest.mark.integration
 def test_completions_from_a_real_server(server, monkeypatch):
     base_url, model = server
     monkeypatch.setenv("ICLFT_TEST_KEY", SECRET)
@@ -74,6 +75,7 @@ def test_completions_from_a_real_server(server, monkeypatch):
         lm.score([ScoreRequest("a", ("b", "c"))])
 
 
+@pytest.mark.integration
 def test_api_generator_fills_the_cache_and_never_stores_the_key(server, tmp_path, monkeypatch):
     base_url, model = server
     monkeypatch.setenv("ICLFT_TEST_KEY", SECRET)

@@ -32,7 +32,7 @@ def test_data_make_params(tmp_path, capsys):
     [
         (["data", "make", "nonsense", "--out", "X"], "unknown benchmark 'nonsense'"),
         (["data", "make", "reversal", "--param", "n_fact=3", "--out", "X"], "n_fact"),
-        (["data", "make", "reversal", "--param", "oops", "--out", "X"], "key=value"),
+        (["data", "make", "reversal", "--param", "oops", "--out", "X"], "--param: expected KEY=VALUE"),
         (["run", "MISSING.yaml"], "MISSING.yaml: cannot read config"),
         (["data", "show", "X"], "not a benchmark folder"),
     ],

@@ -39,6 +39,8 @@ def test_held_out_dimensions_are_not_written():
 
 
 def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
+    from iclft.benchmarks.reversal import make_reversal
+    from iclft.evaluation.scoring import score_items
     from iclft.models.hf import TransformersModel
 
     cfg = TrainConfig(steps=20, layers=1, width=32, heads=2, seq_len=384, batch_size=2, log_every=10)
@@ -47,7 +49,10 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     assert manifest["curve"][-1]["step"] == 20
     lm = TransformersModel(folder, device="cpu")
     result = evaluate_model(lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2, semantic_per_split=3)
-    assert 0.0 <= result["icl_reversal"] <= 1.0 and 0.0 <= result["base_forward"] <= 1.0
+    base = score_items(lm, make_reversal(seed=1000, n_facts=8, docs_per_fact=1).items, "", progress=False)
+    for split in ("forward", "reversal"):  # the base accuracies are those of the 8 items of each split
+        records = [r for r in base if r["split"] == split]
+        assert len(records) == 8 and result[f"base_{split}"] == sum(r["pred"]["sum"] in r["answers"] for r in records) / 8
     assert {f"semantic_{s}" for s in ("rephrased", "reversal", "syllogism", "holdout")} <= set(result)
     assert result["semantic_chance"] == 0.25
 

@@ -56,4 +56,5 @@ def test_in_context_the_organism_draws_valid_syllogistic_conclusions(result):
 
 def test_semantic_splits_are_reported_against_their_chance(result):
     assert result["semantic_chance"] == 0.25
-    assert all(0.0 <= result[f"semantic_{s}"] <= 1.0 for s in ("rephrased", "reversal", "syllogism", "holdout"))
+    assert result["semantic_rephrased"] >= result["semantic_chance"] + 0.1  # measured 0.48 (40 items)
+    assert result["semantic_reversal"] <= result["semantic_chance"]  # measured 0.08: below chance

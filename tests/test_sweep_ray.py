@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 ray = pytest.importorskip("ray")
 
 from iclft.experiment import is_finished, run_dir_for  # noqa: E402

@@ -11,35 +11,42 @@ from iclft.errors import UserError
 from iclft.models.zoo import DEFAULT_MODEL
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    """`key=value` pairs; values parsed as YAML scalars (numbers, booleans, strings)."""
-    import yaml
-
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--param: expected key=value, got '{pair}'")
-        params[key] = yaml.safe_load(value)
-    return params
-
-
 def cmd_quickstart(args) -> None:
-    from iclft.quickstart import quickstart
+    from iclft.quickstart import quickstart, write_quickstart_report
 
     table = quickstart(args.model, args.runs_dir, args.seed, progress=not args.quiet)
     print(f"\nQuickstart on {args.model}: accuracy ± standard error by split and condition\n")
     print(table)
+    report = write_quickstart_report(args.model, args.runs_dir, args.seed, args.report_dir)
+    print(f"\nreport (figures, tables, every run's config): {report.html}")
+
+
+def load_run_config(path: Path, overrides: list[str]):
+    """The experiment config in `path`, with the KEY=VALUE `overrides` set before validation."""
+    import yaml
+
+    from iclft.config import ExperimentConfig, config_from_dict, load_config
+    from iclft.overrides import apply_overrides
+
+    if not overrides:
+        return load_config(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return load_config(path)  # raises the one-line error: an unreadable file, or YAML with its line
+    if not isinstance(data, dict):
+        return config_from_dict(data, str(path))
+    data = apply_overrides(data, overrides, ExperimentConfig, "--set")
+    return config_from_dict(data, f"{path} with --set")
 
 
 def cmd_run(args) -> None:
     import json
 
-    from iclft.config import load_config
+    from iclft.accuracy_table import format_accuracy_table
     from iclft.experiment import run_experiment
-    from iclft.tables import format_accuracy_table
 
-    config = load_config(args.config)
+    config = load_run_config(args.config, args.set)
     run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     print(format_accuracy_table({config.condition: metrics}))
@@ -59,8 +66,9 @@ def cmd_models(args) -> None:
 def cmd_data_make(args) -> None:
     from iclft.benchmarks import make_benchmark, save_benchmark
     from iclft.benchmarks.schema import manifest
+    from iclft.overrides import parse_pairs
 
-    bench = make_benchmark(args.name, args.seed, **_parse_params(args.param))
+    bench = make_benchmark(args.name, args.seed, **parse_pairs(args.param, "--param"))
     out = save_benchmark(bench, args.out)
     man = manifest(bench)
     print(f"wrote {out}: {man['n_documents']} documents, {man['n_items']} test items, sha256 {man['sha256'][:16]}")
@@ -147,11 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="embedded model name, model folder or hub id")
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--report-dir", default=None, type=Path, help="default: RUNS_DIR/quickstart-report")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("run", help="run one experiment from a YAML config")
     p.add_argument("config", type=Path)
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override config fields before validation, e.g. ft.epochs=5 model.name=organism")
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)

@@ -16,7 +16,7 @@ from pathlib import Path
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
 from iclft.models.zoo import DEFAULT_MODEL
-from iclft.tables import format_accuracy_table
+from iclft.accuracy_table import format_accuracy_table
 
 QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
 QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
@@ -76,3 +76,23 @@ def quickstart(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: 
         if progress:
             print(f"   done in {time.time() - start:.0f} s -> {run_dir}", flush=True)
     return "\n\n".join(f"{name}\n\n{format_accuracy_table(by_condition)}" for name, by_condition in metrics.items())
+
+
+
+def write_quickstart_report(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0,
+                            report_dir: str | Path | None = None):
+    """The HTML report (iclft.report) of the quickstart's runs, and of no other run in `runs_dir`;
+    unfinished ones are listed as missing. Written to `report_dir`, default <runs_dir>/quickstart-report."""
+    from iclft.experiment import run_dir_for
+    from iclft.report import write_index_report
+    from iclft.report.collect import Missing, RunsIndex, load_run
+
+    index = RunsIndex(Path(runs_dir))
+    for config in quickstart_configs(model, seed):
+        run_dir = run_dir_for(config, runs_dir)
+        if (run_dir / "metrics.json").is_file():
+            index.runs.append(load_run(run_dir))
+        else:
+            index.missing.append(Missing(run_dir.name, "not started", config=config.to_dict()))
+    index.planned = len(index.runs) + len(index.missing)
+    return write_index_report(index, report_dir or Path(runs_dir) / "quickstart-report")

@@ -51,7 +51,7 @@ class _Transient(Exception):
 
 
 class ApiModel(LanguageModel):
-    def __init__(self, base_url: str, model: str, endpoint: str = "completions", api_key_env: str | None = None,
+    def __init__(self, base_url: str, api_model: str, endpoint: str = "completions", api_key_env: str | None = None,
                  timeout_s: float = 120.0, max_retries: int = 4, backoff_s: float = 1.0,
                  max_backoff_s: float = 60.0, concurrency: int = 4):
         if endpoint not in ("completions", "chat"):
@@ -63,11 +63,11 @@ class ApiModel(LanguageModel):
         self.concurrency = concurrency
         self._lock = threading.Lock()  # guards the usage counters across request threads
         self.base_url = base_url.rstrip("/")
-        self.model = model
+        self.api_model = api_model  # the model name the server knows (a string, not a module)
         self.endpoint = endpoint
         self.api_key_env = api_key_env
         self.timeout_s = timeout_s
-        self.name = f"{self.base_url}#{model}"
+        self.name = f"{self.base_url}#{api_model}"
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self._reported: dict[str, int] = {}  # text -> tokens, from the server's usage
 
@@ -86,7 +86,7 @@ class ApiModel(LanguageModel):
         return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 
     def _one(self, prompt: str, settings: GenerationSettings, seed: int) -> str:
-        body = {"model": self.model, "max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+        body = {"model": self.api_model, "max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
                 "top_p": settings.top_p, "seed": seed}
         if settings.stop:
             body["stop"] = settings.stop[:4]  # the OpenAI API accepts at most 4

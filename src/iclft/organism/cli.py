@@ -7,31 +7,21 @@ Hook into `iclft.cli.build_parser` with `add_organism_commands(sub)`; each subco
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import asdict
 from pathlib import Path
 
-from iclft.errors import UserError
 
+def _settings(cls, pairs: list[str] | None, option: str, **given):
+    """A `cls` dataclass: its defaults, then `given`, then the KEY=VALUE pairs of `option`."""
+    from iclft.overrides import apply_overrides
 
-def _overrides(pairs: list[str], cls, what: str) -> dict:
-    """KEY=VALUE pairs (values parsed as JSON when they parse) checked against a dataclass."""
-    known = {f.name for f in fields(cls)}
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in known:
-            raise UserError(f"{what}: expected KEY=VALUE with KEY one of {', '.join(sorted(known))}, not {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return cls(**apply_overrides(asdict(cls(**given)), pairs, cls, option))
 
 
 def _params(args):
     from iclft.organism.curriculum import CurriculumParams
 
-    return CurriculumParams(seed=args.seed, **_overrides(args.curriculum, CurriculumParams, "--curriculum"))
+    return _settings(CurriculumParams, args.curriculum, "--curriculum", seed=args.seed)
 
 
 def cmd_curriculum(args) -> None:
@@ -49,7 +39,7 @@ def cmd_train(args) -> None:
     from iclft.organism.evaluate import evaluate_folder
     from iclft.organism.train import TrainConfig, train
 
-    cfg = TrainConfig(seed=args.seed, **_overrides(args.set, TrainConfig, "--set"))
+    cfg = _settings(TrainConfig, args.set, "--set", seed=args.seed)
     import shlex
     import sys
 

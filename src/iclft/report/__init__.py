@@ -42,9 +42,15 @@ class Report:
 
 
 def write_report(runs_dir: str | Path, out: str | Path) -> Report:
+    """The report of everything in `runs_dir`."""
     index = collect(runs_dir)
     if not index.runs and not index.missing:
         raise UserError(f"{runs_dir}: no runs found (no finished run folders, failures or sweep plans)")
+    return write_index_report(index, out)
+
+
+def write_index_report(index: RunsIndex, out: str | Path) -> Report:
+    """The report of the runs in `index` (e.g. only those of one study, see iclft.quickstart)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cells = make_cells(index.runs)
@@ -68,4 +74,4 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
 
-__all__ = ["Report", "write_report"]
+__all__ = ["Report", "write_index_report", "write_report"]

@@ -7,7 +7,7 @@ import io
 from dataclasses import asdict
 
 from iclft.report.aggregate import Row
-from iclft.tables import format_accuracy_table
+from iclft.accuracy_table import format_accuracy_table
 
 CSV_FIELDS = list(Row.__dataclass_fields__)
 

@@ -24,7 +24,7 @@ from iclft.models.base import GenerationSettings
 
 from .audit import audit_statements
 from .cache import GenerationCache, generate_cached
-from .generators import Generator
+from .augmenter import Augmenter
 from .oracle import oracle_augmentations
 from .parse import Deduplicator, parse_statements
 from .prompts import Prompt, global_prompts, local_prompts
@@ -60,10 +60,10 @@ def build_augmentations(
         augmentations = oracle_augmentations(bench, cfg.samples, seed)
         accounting = {"prompts": 0, "prompt_tokens": 0, "generated_tokens": 0}
     else:
-        generator = Generator(cfg.generator, studied_model, studied_lm)
-        prompts = _prompts(bench, cfg, generator, seed)
+        augmenter = Augmenter(cfg.generator, studied_model, studied_lm)
+        prompts = _prompts(bench, cfg, augmenter, seed)
         cache_dir = Path(runs_dir) / "generations"
-        augmentations, accounting = _generate(bench, cfg, generator, prompts, cache_dir, seed, progress)
+        augmentations, accounting = _generate(bench, cfg, augmenter, prompts, cache_dir, seed, progress)
     statements = [s for a in augmentations for s in a.statements]
     summary, flat = audit_statements(bench, statements)
     verdicts, i = [], 0
@@ -88,27 +88,27 @@ def augment_targets(documents: list[Document], cfg: AugmentConfig, seed: int) ->
     return sorted(chosen, key=lambda d: order[d.id])
 
 
-def _prompts(bench: Benchmark, cfg: AugmentConfig, generator: Generator, seed: int) -> list[Prompt]:
+def _prompts(bench: Benchmark, cfg: AugmentConfig, augmenter: Augmenter, seed: int) -> list[Prompt]:
     targets = augment_targets(bench.documents, cfg, seed)
     prompts: list[Prompt] = []
     if cfg.method in ("local", "both"):
         prompts += local_prompts(targets, load_template("local", cfg.local_template), cfg.unit)
     if cfg.method in ("global", "both"):
         template = load_template("global", cfg.global_template)
-        lm = generator.get()
+        lm = augmenter.get()
         budget = cfg.global_context_tokens or lm.max_length - cfg.max_new_tokens - BUDGET_MARGIN
         prompts += global_prompts(bench.documents, targets, template, lm.count_tokens, budget, cfg.global_subsample, seed)
     return prompts
 
 
-def _generate(bench, cfg: AugmentConfig, generator: Generator, prompts: list[Prompt], cache_dir: Path, seed: int,
+def _generate(bench, cfg: AugmentConfig, augmenter: Augmenter, prompts: list[Prompt], cache_dir: Path, seed: int,
               progress: bool):
     settings = GenerationSettings(
         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
         num_samples=cfg.samples, seed=seed, stop=list(STOP),
     )
     records, counts = generate_cached(
-        generator.get, generator.model_id, [p.text for p in prompts], settings, GenerationCache(cache_dir),
+        augmenter.get, augmenter.model_id, [p.text for p in prompts], settings, GenerationCache(cache_dir),
         batch_size=cfg.batch_size, progress=progress,
     )
     dedupe = Deduplicator([s for doc in bench.documents for s in split_sentences(doc.text)])
@@ -120,7 +120,7 @@ def _generate(bench, cfg: AugmentConfig, generator: Generator, prompts: list[Pro
                 augmentations.append(Augmentation(prompt.method, prompt.source, prompt.fact_ids, sample, tuple(statements)))
     accounting = {
         **counts,
-        "generator": generator.model_id,
+        "generator": augmenter.model_id,
         "prompt_tokens": sum(r["prompt_tokens"] for r in records),
         "generated_tokens": sum(r["generated_tokens"] for r in records),
         "duplicates_dropped": dedupe.dropped,

@@ -1,6 +1,7 @@
-"""Who writes the augmentations: the studied model, another local model, or an API server.
+"""The augmenter: who writes the augmentations (config `augment.generator`): the studied model,
+another local model, or an API server.
 
-The generator is created only when needed (`get`): a fully cached augmentation loads no
+Its language model is created only when needed (`get`): a fully cached augmentation loads no
 model and reaches no server. `model_id` keys the generation cache and never holds a secret.
 """
 
@@ -10,7 +11,7 @@ from iclft.config import GeneratorConfig, ModelConfig
 from iclft.errors import UserError
 
 
-class Generator:
+class Augmenter:
     def __init__(self, cfg: GeneratorConfig, studied_model: ModelConfig, studied_lm):
         self.cfg = cfg
         self.studied_model = studied_model
