@@ -11,9 +11,7 @@ under tmp_path, runs `iclft.cli.main(argv)` in-process, and checks that
   - nothing was left behind: no file under the runs folder, no output folder.
 
 Most cases fail before any model loads; those that need a model use the organism shipped
-inside iclft. Cases marked xfail(strict=True) describe behaviour owned by code that is being
-reworked elsewhere (sweep file loading, sweep worker counts): they must start passing, and
-then lose their mark, when that code lands.
+inside iclft.
 """
 
 from __future__ import annotations
@@ -196,7 +194,6 @@ def case(id, setup, culprit, env=None, marks=()):
 
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
-SWEEP_LOADING = "sweep files are read with yaml.safe_load in sweep.py; reading them with iclft.io.read_yaml fixes this"
 AS_ROOT = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores file permissions")
 
 GOOD = "benchmark: {name: reversal, params: {n_facts: 2, docs_per_fact: 1}}\nmodel: {name: organism}\n"
@@ -278,20 +275,15 @@ SWEEPS = [
     case("sweep-bad-base-field", lambda t, s: sweep_file(t, "base: {colour: red, benchmark: {name: reversal}}\ngrid: {seed: [0]}\n"), "colour"),
     case("sweep-unknown-benchmark", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {benchmark.name: [reversal, nope]}\n"), "unknown benchmark 'nope'"),
     case("sweep-seed-out-of-range", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {seed: [0, -5]}\n"), "seed"),
-    case("sweep-not-utf8", lambda t, s: sweep_file(t, SWEEP_BASE.encode() + b"# \xe9\ngrid: {seed: [0]}\n"), "sweep.yaml: not UTF-8",
-         marks=pytest.mark.xfail(strict=True, reason=SWEEP_LOADING)),
-    case("sweep-duplicate-key", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {seed: [0]}\ngrid: {seed: [1]}\n"), "key 'grid' is given twice",
-         marks=pytest.mark.xfail(strict=True, reason=SWEEP_LOADING)),
-    case("sweep-param-type", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {benchmark.params.n_facts: [2, many]}\n"), "parameter 'n_facts' must be an integer",
-         marks=pytest.mark.xfail(strict=True, reason="sweep.py checks benchmark names but not their parameters "
-                                 "at load time; calling iclft.benchmarks.check_params per grid point fixes this")),
-    case("sweep-workers-negative", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {seed: [0]}\nexecutor: {kind: local, workers: -3}\n"), "workers",
-         marks=pytest.mark.xfail(strict=True, reason="sweep.py turns workers below 1 into 1; a field bound (ge=1) fixes this")),
+    case("sweep-not-utf8", lambda t, s: sweep_file(t, SWEEP_BASE.encode() + b"# \xe9\ngrid: {seed: [0]}\n"), "sweep.yaml: not UTF-8"),
+    case("sweep-duplicate-key", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {seed: [0]}\ngrid: {seed: [1]}\n"), "key 'grid' is given twice"),
+    case("sweep-param-type", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {benchmark.params.n_facts: [2, many]}\n"), "parameter 'n_facts' must be an integer"),
+    case("sweep-workers-negative", lambda t, s: sweep_file(t, SWEEP_BASE + "grid: {seed: [0]}\nexecutor: {kind: local, workers: -3}\n"), "workers"),
 ]
 
 CLI = [
     case("cli-make-unknown-benchmark", lambda t, s: ["data", "make", "reversals", "--out", str(t / "out")], "unknown benchmark 'reversals'"),
-    case("cli-param-no-equals", lambda t, s: ["data", "make", "reversal", "--param", "n_facts", "--out", str(t / "out")], "--param: expected key=value"),
+    case("cli-param-no-equals", lambda t, s: ["data", "make", "reversal", "--param", "n_facts", "--out", str(t / "out")], "--param: expected KEY=VALUE"),
     case("cli-param-hierarchy-list", lambda t, s: ["data", "make", "semantic", "--param", "hierarchy=[1, 2]", "--out", str(t / "out")],
          "semantic: parameter 'hierarchy' must be a string"),
     case("cli-param-float-for-int", lambda t, s: ["data", "make", "syllogism", "--param", "n_train=2.5", "--out", str(t / "out")], "parameter 'n_train' must be an integer"),

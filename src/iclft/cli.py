@@ -114,6 +114,8 @@ def cmd_sweep(args) -> None:
     sweep = load_sweep(args.sweep)
     if args.runs_dir is not None:
         sweep.runs_dir = args.runs_dir
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: expected a number of processes >= 1")
     overrides = {k: v for k, v in [("kind", args.executor), ("workers", args.workers), ("address", args.address)] if v is not None}
     sweep.executor = sweep.executor.model_copy(update=overrides)
     if not args.quiet:

@@ -44,9 +44,7 @@ from iclft.sweep.grid import (
     axis_fields,
     describe_point,
     expand_grid,
-    is_field_path,
     load_sweep,
-    set_dotted,
     sweep_from_dict,
 )
 from iclft.sweep.jobs import (
@@ -72,7 +70,6 @@ __all__ = [
     "describe_point",
     "expand_grid",
     "failure_path",
-    "is_field_path",
     "load_sweep",
     "local_workers",
     "make_jobs",
@@ -83,7 +80,6 @@ __all__ = [
     "run_jobs_ray",
     "run_one",
     "run_sweep",
-    "set_dotted",
     "sweep_from_dict",
     "write_plan",
 ]

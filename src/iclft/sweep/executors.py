@@ -20,7 +20,7 @@ from iclft.sweep.jobs import record_outcome, run_job, run_one, set_threads
 def local_workers(executor: ExecutorConfig, n_jobs: int) -> tuple[int, int]:
     """(processes, torch threads each): 'auto' gives each worker 2 cores, at most one per job."""
     cores = os.cpu_count() or 1
-    workers = max(1, cores // 2) if executor.workers == "auto" else max(1, executor.workers)
+    workers = max(1, cores // 2) if executor.workers == "auto" else executor.workers
     workers = max(1, min(workers, n_jobs))
     return workers, executor.threads or max(1, cores // workers)
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import copy
 import itertools
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.errors import UserError
+from iclft.io import read_yaml
+from iclft.overrides import is_field_path, set_dotted
 
 
 class ExecutorConfig(BaseModel):
@@ -21,6 +21,13 @@ class ExecutorConfig(BaseModel):
 
     kind: Literal["local", "ray"] = "local"
     workers: int | Literal["auto"] = Field("auto", description="local: parallel processes (1 = in this process)")
+
+    @field_validator("workers")
+    @classmethod
+    def _at_least_one(cls, workers: int | str) -> int | str:
+        if isinstance(workers, int) and workers < 1:
+            raise ValueError(f"expected a number of processes >= 1 or 'auto', got {workers}")
+        return workers
     threads: int | None = Field(None, gt=0, description="torch threads per worker (default: cores / workers)")
     address: str | None = Field(None, description="ray: cluster address (ray://host:10001 or auto); none = local")
     num_cpus: float = Field(1, gt=0, description="ray: CPUs requested by each task")
@@ -48,39 +55,10 @@ class Sweep:
     points: list[dict[str, Any]] = field(default_factory=list)  # the grid point of each config
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set `data['a']['b'] = value` for key 'a.b', creating mappings on the way."""
-    *parents, last = key.split(".")
-    node = data
-    for part in parents:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise UserError(f"grid key '{key}': '{part}' is not a group of fields")
-        node = child
-    node[last] = copy.deepcopy(value)
-
-
-def is_field_path(path: str) -> bool:
-    """Whether dotted `path` names an ExperimentConfig field (or a key inside a mapping field)."""
-    model: Any = ExperimentConfig
-    for part in path.split("."):
-        if model is dict:
-            return True
-        info = model.model_fields.get(part) if model else None
-        if info is None:
-            return False
-        ann = info.annotation
-        if typing.get_origin(ann) is dict:
-            model = dict
-        else:
-            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return True
-
-
 def axis_fields(axis: str) -> list[str] | None:
     """The field paths a grid axis sets, or None for a bundle axis."""
     keys = [k.strip() for k in axis.split(",")]
-    return keys if all(is_field_path(k) for k in keys) else None
+    return keys if all(is_field_path(ExperimentConfig, k) for k in keys) else None
 
 
 def apply_value(data: dict[str, Any], axis: str, value: Any) -> None:
@@ -90,7 +68,7 @@ def apply_value(data: dict[str, Any], axis: str, value: Any) -> None:
         if not isinstance(value, dict):
             raise UserError(f"grid key '{axis}': not a config field, so its values must be mappings of fields")
         for key, sub in value.items():
-            set_dotted(data, str(key), sub)
+            set_dotted(data, str(key), sub, option="grid key")
         return
     if isinstance(value, dict) and any("." in str(k) for k in value):
         raise UserError(
@@ -98,7 +76,7 @@ def apply_value(data: dict[str, Any], axis: str, value: Any) -> None:
             "of dotted keys, name the axis with a word that is not a field (e.g. variant)"
         )
     for key in keys:
-        set_dotted(data, key, value)
+        set_dotted(data, key, value, option="grid key")
 
 
 def expand_grid(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -151,18 +129,17 @@ def sweep_from_dict(data: Any, source: str = "<sweep>", root: Path | None = None
 
 
 def _check_benchmark(config: ExperimentConfig, where: str) -> None:
-    from iclft.benchmarks import GENERATORS
+    from iclft.benchmarks import GENERATORS, check_params
 
     if config.benchmark.path is None and config.benchmark.name not in GENERATORS:
         raise UserError(f"{where}: unknown benchmark '{config.benchmark.name}' (known: {', '.join(sorted(GENERATORS))})")
+    if config.benchmark.path is None:
+        try:
+            check_params(config.benchmark.name, config.benchmark.params)
+        except UserError as e:
+            raise UserError(f"{where}: {e}") from None
 
 
 def load_sweep(path: str | Path) -> Sweep:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UserError(f"{path}: cannot read sweep file ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    return sweep_from_dict(data, str(path), root=path.parent)
+    return sweep_from_dict(read_yaml(path, "sweep file"), str(path), root=path.parent)
