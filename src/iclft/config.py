@@ -107,10 +107,13 @@ class GeneratorConfig(_Strict):
     endpoint: Literal["completions", "chat"] = "completions"
     api_key_env: str | None = Field(None, description="kind api: environment variable holding the key")
     timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0, description="kind api: retries of a 408/429/5xx, timeout or dropped connection")
+    backoff_s: float = Field(1.0, ge=0, description="kind api: first retry delay, doubled each time, with jitter")
+    concurrency: int = Field(4, ge=1, description="kind api: requests in flight at once")
 
 
 class AugmentConfig(_Strict):
-    """Augmentations added to the FT data (`ft_aug`) or to the context (`icl_aug`), STUDY.md 4."""
+    """Augmentations added to the FT data (`ft_aug`) or to the context (`icl_aug`), docs/study.md, "Augmentation"."""
 
     method: Literal["none", "local", "global", "both", "oracle"] = "none"
     generator: GeneratorConfig = GeneratorConfig()
@@ -128,7 +131,7 @@ class AugmentConfig(_Strict):
 
 
 class FticlConfig(_Strict):
-    """Study Y: k demonstrations before every training input, with no loss on them."""
+    """FTICL (Yang et al. 2024): k demonstrations before every training input, with no loss on them."""
 
     k: int = Field(2, gt=0)
     source: Literal["documents", "fixed"] = Field(

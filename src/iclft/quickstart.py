@@ -1,7 +1,7 @@
 """The quickstart study: reversals and syllogisms under base, icl, ft and ft_aug.
 
 `ft_aug` fine-tunes on the training documents plus the studied model's own local
-augmentations (STUDY.md 4): one document per fact rewritten by the model, in context, as
+augmentations (docs/study.md, "Augmentation"): one document per fact rewritten by the model, in context, as
 restatements and reversals. Settings follow the model: the organism (the default) reads
 short contexts and is fine-tuned in full; a real model (`--model smollm2-135m`) gets every
 fact in one context and LoRA.

@@ -6,7 +6,7 @@ the split accuracy (the headline normalization of metrics.json). Three standard 
 
 - over seeds: the spread of the per-seed accuracies (needs 2 or more seeds);
 - over inference-type subsets: the spread of the per-type accuracies within the split
-  (STUDY.md 2.3; needs 2 or more types), averaged over seeds;
+  (docs/study.md, semantic structure; needs 2 or more types), averaged over seeds;
 - binomial: from the item count, for splits with one seed and one inference type.
 
 The whiskers use the first of these that exists; tables show all three.

@@ -1,4 +1,4 @@
-"""Audit of generated statements against a benchmark's ground truth (STUDY.md 4, ours).
+"""Audit of generated statements against a benchmark's ground truth (docs/study.md, "Augmentation"; an iclft addition).
 
 Each statement is parsed with its benchmark's own grammar and judged:
 

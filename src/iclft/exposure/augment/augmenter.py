@@ -38,5 +38,6 @@ class Augmenter:
                 from iclft.models.api import ApiModel
 
                 self._lm = ApiModel(self.cfg.base_url, self.cfg.api_model, self.cfg.endpoint,
-                                    self.cfg.api_key_env, self.cfg.timeout_s)
+                                    self.cfg.api_key_env, self.cfg.timeout_s, max_retries=self.cfg.max_retries,
+                                    backoff_s=self.cfg.backoff_s, concurrency=self.cfg.concurrency)
         return self._lm

@@ -1,6 +1,6 @@
 """The oracle augmenter: true reversals and deductions written from a benchmark's ground truth.
 
-An upper bound and a control for the model-written augmentations (STUDY.md 4, ours): it shows
+An upper bound and a control for the model-written augmentations (docs/study.md, "Augmentation"; an iclft addition): it shows
 what fine-tuning gains when the augmentations are all true and complete. Each statement is
 its own augmentation, tied to the facts it follows from. `samples` is the number of phrasings
 per inference where the benchmark has several (reversal lead-ins).
