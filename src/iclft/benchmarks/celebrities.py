@@ -105,11 +105,12 @@ def _check_params(p: dict[str, Any]) -> None:
         "n_per_group": (1, min(len(g["first_names"]), len(g["last_names"])) // len(GROUPS)),
         "train_paraphrases": (1, len(g["p2d_train"])),
         "test_paraphrases": (1, len(g["p2d_test"])),
-        "n_options": (2, len(GROUPS) * p["n_per_group"]),
+        "n_options": (2, None),  # at most the people a template asks (test_items says so)
     }
     for name, (low, high) in limits.items():
-        if not low <= p[name] <= high:
-            raise UserError(f"celebrities: {name} must be in [{low}, {high}], not {p[name]}")
+        if p[name] < low or (high is not None and p[name] > high):
+            allowed = f"in [{low}, {high}]" if high is not None else f"at least {low}"
+            raise UserError(f"celebrities: {name} must be {allowed}, not {p[name]}")
 
 
 def make_people(n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -181,7 +182,10 @@ def training_pairs(people: list[dict[str, Any]], n_paraphrases: int, rng: random
 
 
 def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int, rng: random.Random) -> list[TestItem]:
-    """The four splits; the wording comes from the held-out test templates."""
+    """The four splits; the wording comes from the held-out test templates. An item's
+    distractors are the answers its template gets for other people (p2d_test templates ask
+    p2d and d2p people for descriptions, d2p_test templates ask them for names): the same
+    phrasing, never the same person."""
     g = grammar()
     specs = [("p2d_reverse", "reversal", "p2d", "d2p_test", "name"),
              ("d2p_reverse", "reversal", "d2p", "p2d_test", "desc"),
@@ -189,11 +193,17 @@ def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int,
              ("d2p", "paraphrase", "d2p", "d2p_test", "name")]
     items = []
     for split, itype, group, templates, target in specs:
+        # the people this template list asks for the same target, over all splits: the distractor pool
+        same_template = [x for x in people if any(s[3] == templates and s[4] == target and s[2] == x["group"] for s in specs)]
+        if len(same_template) - 1 < n_options - 1:
+            raise UserError(f"celebrities: the {templates} templates ask {len(same_template)} people, so an item has "
+                            f"{len(same_template) - 1} other people to draw distractors from; n_options={n_options} "
+                            f"needs {n_options - 1} (raise n_per_group)")
         for person in [x for x in people if x["group"] == group]:
             for k, template in enumerate(g[templates][:n_paraphrases]):
                 prefix, _ = split_template(template, person, target, rng.choice(g["description_adjectives"]))
                 key = "name" if target == "name" else "description"
-                pool = sorted(x[key] for x in people if x is not person)
+                pool = sorted(x[key] for x in same_template if x is not person)
                 options, answer = _options(person[key], pool, n_options, rng)
                 item_id = f"{split}/{person['id'].split('/')[1]}/{k:02d}"
                 items.append(TestItem(item_id, split, itype, prefix, options, (answer,), (person["id"],)))
@@ -214,9 +224,10 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
 
     Training: every record of p2d/d2p/both_prompts_train.jsonl (all_prompts_train.jsonl only
     when none of those exists) becomes a document, prompt and completion joined. Test: every
-    record of the test files present becomes an item; its options are the completion and
-    n_options - 1 others of the same kind (names or descriptions), drawn with `seed` from all
-    completions of that kind in the folder.
+    record of the test files present becomes an item, its prompt and completion unchanged; its
+    options are the completion and n_options - 1 completions of the same prompt template for
+    other people, drawn with `seed` (see `_published_options`).
+    both_prompts_test.jsonl and validation_prompts.jsonl are not read (docs/benchmarks.md).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -228,10 +239,7 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
         raise UserError(f"{folder}: needs a training file ({', '.join(TRAIN_FILES)} or {ALL_TRAIN_FILE}) "
                         f"and a test file ({', '.join(TEST_FILES)})")
     records = {name: _records(folder / name) for name in train_files + test_files}
-    pools = {"name": set(), "description": set()}
-    for name in test_files:
-        pools[TEST_FILES[name][2]].update(r["completion"].strip() for r in records[name])
-    names = sorted(pools["name"])
+    names = sorted({_name(r) for name in test_files if TEST_FILES[name][2] == "name" for r in records[name]})
     rng = random.Random(f"celebrities-published:{seed}")
 
     documents, facts = [], [{"id": person_id(n), "type": "person", "name": n} for n in names]
@@ -243,20 +251,79 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
             documents.append(Document(doc_id, text, tuple(person_id(n) for n in names if n in text)))
             facts.append({"id": f"pair/{len(documents) - 1:05d}", "type": "pair", "document_id": doc_id,
                           "group": group, "prompt": r["prompt"], "completion": r["completion"]})
+    people = {name: _people_of(folder / name, records[name], TEST_FILES[name][2], names) for name in test_files}
+    asked: dict[str, list[tuple[str, str, str]]] = {"name": [], "description": []}  # kind → (template, person, completion)
+    for name in test_files:
+        kind = TEST_FILES[name][2]
+        asked[kind] += [(_template(r["prompt"], who, kind), who, r["completion"].strip()) for r, who in zip(records[name], people[name])]
     items = []
     for name in test_files:
         split, itype, kind = TEST_FILES[name]
-        pool = sorted(pools[kind])
-        if len(pool) < n_options:
-            raise UserError(f"{folder / name}: only {len(pool)} distinct completions of kind {kind}; need {n_options}")
-        for k, r in enumerate(records[name]):
-            correct = r["completion"].strip()
-            options, answer = _options(correct, [x for x in pool if x != correct], n_options, rng)
-            text = r["prompt"] + " " + correct
+        drawn = _published_options(folder / name, records[name], people[name], kind, asked[kind], n_options, rng)
+        for k, (r, options, answer) in enumerate(drawn):
+            text = r["prompt"] + " " + options[answer]
             fact_ids = tuple(person_id(n) for n in names if n in text)
             items.append(TestItem(f"{split}/{k:04d}", split, itype, r["prompt"].rstrip(), options, (answer,), fact_ids))
     params = {"source": folder.name, "train_files": train_files, "test_files": test_files, "n_options": n_options}
     return Benchmark("celebrities-published", seed, params, documents, items, facts)
+
+
+def _people_of(path: Path, records: list[dict[str, str]], kind: str, names: list[str]) -> list[str]:
+    """Whose fact each record asks for: the completion itself when it is a name; for a
+    description, the known name (a name completion of the test files) in the prompt."""
+    if kind == "name":
+        return [_name(r) for r in records]
+    people = []
+    for n, r in enumerate(records, 1):
+        found = [x for x in names if x in r["prompt"]]
+        if not found:
+            raise UserError(f"{path}: record {n}: no known name in the prompt, so whose description it asks for "
+                            f"is unknown (names come from the completions of {', '.join(k for k, v in TEST_FILES.items() if v[2] == 'name')})")
+        people.append(max(found, key=len))
+    return people
+
+
+def _name(record: dict[str, str]) -> str:
+    """The person a name completion names, without surrounding spaces or final punctuation."""
+    return record["completion"].strip().rstrip(".,;:!?").strip()
+
+
+def _template(prompt: str, person: str, kind: str) -> str:
+    """The prompt with its person's name cut out; a name completion's prompt holds a freely
+    worded description, so all name items count as one template (names carry no phrasing)."""
+    return prompt.replace(person, "{name}").strip() if kind == "description" else ""
+
+
+def _published_options(path: Path, records: list[dict[str, str]], people: list[str], kind: str,
+                       asked: list[tuple[str, str, str]], n_options: int, rng: random.Random):
+    """(record, options, answer index) per record of one test file. Distractors are completions
+    that the same template gets for other people, in any test file of the same kind (`asked`),
+    one per person, never a completion of the item's own person in any wording; too few such
+    people for n_options is a UserError naming the template."""
+    by_template: dict[str, list[tuple[str, str]]] = {}
+    own: dict[str, set[str]] = {}
+    for template, person, completion in asked:
+        by_template.setdefault(template, []).append((person, completion))
+        own.setdefault(person, set()).add(completion)
+    for r, person in zip(records, people):
+        template = _template(r["prompt"], person, kind)
+        correct = r["completion"].strip()
+        candidates: dict[str, set[str]] = {}  # other person → their completions of this template
+        for other, completion in by_template[template]:
+            if other != person and completion not in own[person]:
+                candidates.setdefault(other, set()).add(completion)
+        distractors: list[str] = []
+        for other in rng.sample(sorted(candidates), len(candidates)):
+            fresh = sorted(candidates[other] - set(distractors))
+            if fresh and len(distractors) < n_options - 1:
+                distractors.append(rng.choice(fresh))
+        if len(distractors) < n_options - 1:
+            where = f"template {template!r}" if template else "the name items"
+            raise UserError(f"{path}: {where} has {len(distractors)} other people to draw distractors from; "
+                            f"{n_options} options need {n_options - 1}")
+        options = [correct, *distractors]
+        rng.shuffle(options)
+        yield r, tuple(options), options.index(correct)
 
 
 def _records(path: Path) -> list[dict[str, str]]:
