@@ -255,7 +255,7 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
     asked: dict[str, list[tuple[str, str, str]]] = {"name": [], "description": []}  # kind → (template, person, completion)
     for name in test_files:
         kind = TEST_FILES[name][2]
-        asked[kind] += [(_template(r["prompt"], who, kind), who, r["completion"].strip()) for r, who in zip(records[name], people[name])]
+        asked[kind] += [(_template(r, who, kind), who, r["completion"].strip()) for r, who in zip(records[name], people[name])]
     items = []
     for name in test_files:
         split, itype, kind = TEST_FILES[name]
@@ -288,10 +288,13 @@ def _name(record: dict[str, str]) -> str:
     return record["completion"].strip().rstrip(".,;:!?").strip()
 
 
-def _template(prompt: str, person: str, kind: str) -> str:
-    """The prompt with its person's name cut out; a name completion's prompt holds a freely
-    worded description, so all name items count as one template (names carry no phrasing)."""
-    return prompt.replace(person, "{name}").strip() if kind == "description" else ""
+def _template(record: dict[str, str], person: str, kind: str) -> str:
+    """What an item shares with the items of other people: for a description, its prompt with
+    the name cut out; for a name, the shape of its completion (" {name}." or " {name}"), since
+    the prompt holds a freely worded description."""
+    if kind == "description":
+        return record["prompt"].replace(person, "{name}").strip()
+    return record["completion"].strip().replace(person, "{name}")
 
 
 def _published_options(path: Path, records: list[dict[str, str]], people: list[str], kind: str,
@@ -306,7 +309,7 @@ def _published_options(path: Path, records: list[dict[str, str]], people: list[s
         by_template.setdefault(template, []).append((person, completion))
         own.setdefault(person, set()).add(completion)
     for r, person in zip(records, people):
-        template = _template(r["prompt"], person, kind)
+        template = _template(r, person, kind)
         correct = r["completion"].strip()
         candidates: dict[str, set[str]] = {}  # other person → their completions of this template
         for other, completion in by_template[template]:
@@ -318,8 +321,7 @@ def _published_options(path: Path, records: list[dict[str, str]], people: list[s
             if fresh and len(distractors) < n_options - 1:
                 distractors.append(rng.choice(fresh))
         if len(distractors) < n_options - 1:
-            where = f"template {template!r}" if template else "the name items"
-            raise UserError(f"{path}: {where} has {len(distractors)} other people to draw distractors from; "
+            raise UserError(f"{path}: template {template!r} has {len(distractors)} other people to draw distractors from; "
                             f"{n_options} options need {n_options - 1}")
         options = [correct, *distractors]
         rng.shuffle(options)
