@@ -105,7 +105,7 @@ def _check_params(p: dict[str, Any]) -> None:
         "n_per_group": (1, min(len(g["first_names"]), len(g["last_names"])) // len(GROUPS)),
         "train_paraphrases": (1, len(g["p2d_train"])),
         "test_paraphrases": (1, len(g["p2d_test"])),
-        "n_options": (2, None),  # at most the people a template asks (test_items says so)
+        "n_options": (2, None),  # at most n_per_group: test_items says so per split
     }
     for name, (low, high) in limits.items():
         if p[name] < low or (high is not None and p[name] > high):
@@ -183,9 +183,9 @@ def training_pairs(people: list[dict[str, Any]], n_paraphrases: int, rng: random
 
 def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int, rng: random.Random) -> list[TestItem]:
     """The four splits; the wording comes from the held-out test templates. An item's
-    distractors are the answers its template gets for other people (p2d_test templates ask
-    p2d and d2p people for descriptions, d2p_test templates ask them for names): the same
-    phrasing, never the same person."""
+    distractors are the answers its template gets for other people of its split: the same
+    phrasing, never the same person, and people trained in the same direction as the answer's
+    (so where a name or description occurs in training tells nothing)."""
     g = grammar()
     specs = [("p2d_reverse", "reversal", "p2d", "d2p_test", "name"),
              ("d2p_reverse", "reversal", "d2p", "p2d_test", "desc"),
@@ -193,17 +193,16 @@ def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int,
              ("d2p", "paraphrase", "d2p", "d2p_test", "name")]
     items = []
     for split, itype, group, templates, target in specs:
-        # the people this template list asks for the same target, over all splits: the distractor pool
-        same_template = [x for x in people if any(s[3] == templates and s[4] == target and s[2] == x["group"] for s in specs)]
-        if len(same_template) - 1 < n_options - 1:
-            raise UserError(f"celebrities: the {templates} templates ask {len(same_template)} people, so an item has "
-                            f"{len(same_template) - 1} other people to draw distractors from; n_options={n_options} "
+        asked = [x for x in people if x["group"] == group]  # each asked with every template of the split
+        if len(asked) - 1 < n_options - 1:
+            raise UserError(f"celebrities: split {split}: each template asks {len(asked)} people, so an item has "
+                            f"{len(asked) - 1} other people to draw distractors from; n_options={n_options} "
                             f"needs {n_options - 1} (raise n_per_group)")
-        for person in [x for x in people if x["group"] == group]:
+        for person in asked:
             for k, template in enumerate(g[templates][:n_paraphrases]):
                 prefix, _ = split_template(template, person, target, rng.choice(g["description_adjectives"]))
                 key = "name" if target == "name" else "description"
-                pool = sorted(x[key] for x in same_template if x is not person)
+                pool = sorted(x[key] for x in asked if x is not person)
                 options, answer = _options(person[key], pool, n_options, rng)
                 item_id = f"{split}/{person['id'].split('/')[1]}/{k:02d}"
                 items.append(TestItem(item_id, split, itype, prefix, options, (answer,), (person["id"],)))
@@ -226,7 +225,7 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
     when none of those exists) becomes a document, prompt and completion joined. Test: every
     record of the test files present becomes an item, its prompt and completion unchanged; its
     options are the completion and n_options - 1 completions of the same prompt template for
-    other people, drawn with `seed` (see `_published_options`).
+    other people of the same file, drawn with `seed` (see `_published_options`).
     both_prompts_test.jsonl and validation_prompts.jsonl are not read (docs/benchmarks.md).
     """
     folder = Path(folder)
@@ -251,15 +250,11 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
             documents.append(Document(doc_id, text, tuple(person_id(n) for n in names if n in text)))
             facts.append({"id": f"pair/{len(documents) - 1:05d}", "type": "pair", "document_id": doc_id,
                           "group": group, "prompt": r["prompt"], "completion": r["completion"]})
-    people = {name: _people_of(folder / name, records[name], TEST_FILES[name][2], names) for name in test_files}
-    asked: dict[str, list[tuple[str, str, str]]] = {"name": [], "description": []}  # kind → (template, person, completion)
-    for name in test_files:
-        kind = TEST_FILES[name][2]
-        asked[kind] += [(_template(r, who, kind), who, r["completion"].strip()) for r, who in zip(records[name], people[name])]
     items = []
     for name in test_files:
         split, itype, kind = TEST_FILES[name]
-        drawn = _published_options(folder / name, records[name], people[name], kind, asked[kind], n_options, rng)
+        people = _people_of(folder / name, records[name], kind, names)
+        drawn = _published_options(folder / name, records[name], people, kind, n_options, rng)
         for k, (r, options, answer) in enumerate(drawn):
             text = r["prompt"] + " " + options[answer]
             fact_ids = tuple(person_id(n) for n in names if n in text)
@@ -298,16 +293,16 @@ def _template(record: dict[str, str], person: str, kind: str) -> str:
 
 
 def _published_options(path: Path, records: list[dict[str, str]], people: list[str], kind: str,
-                       asked: list[tuple[str, str, str]], n_options: int, rng: random.Random):
+                       n_options: int, rng: random.Random):
     """(record, options, answer index) per record of one test file. Distractors are completions
-    that the same template gets for other people, in any test file of the same kind (`asked`),
-    one per person, never a completion of the item's own person in any wording; too few such
-    people for n_options is a UserError naming the template."""
+    that the same template gets for other people of the same file (so trained in the same
+    direction), one per person, never a completion of the item's own person in any wording;
+    too few such people for n_options is a UserError naming the template."""
     by_template: dict[str, list[tuple[str, str]]] = {}
     own: dict[str, set[str]] = {}
-    for template, person, completion in asked:
-        by_template.setdefault(template, []).append((person, completion))
-        own.setdefault(person, set()).add(completion)
+    for r, person in zip(records, people):
+        by_template.setdefault(_template(r, person, kind), []).append((person, r["completion"].strip()))
+        own.setdefault(person, set()).add(r["completion"].strip())
     for r, person in zip(records, people):
         template = _template(r, person, kind)
         correct = r["completion"].strip()
