@@ -8,7 +8,13 @@ import pytest
 
 from iclft.audit_model import run_audit
 from iclft.benchmarks.schema import Benchmark, Document, TestItem, save_benchmark
-from iclft.benchmarks.validity import audit, format_table, near_duplicates, summary, tie_credit
+from iclft.benchmarks.validity import (
+    audit,
+    format_table,
+    near_duplicates,
+    summary,
+    tie_credit,
+)
 from iclft.cli import main
 
 WORDS = ["blik", "flep", "trim", "sler", "zorb", "quan", "mivo", "darp"]  # one length

@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
 
 from iclft.benchmarks.schema import Benchmark, TestItem
 
@@ -71,7 +73,7 @@ class Corpus:
         for text in texts:
             ws = words(text)
             self.vocabulary.update(ws)
-            self.bigrams.update(zip(ws, ws[1:]))
+            self.bigrams.update(pairwise(ws))
 
 
 def heuristic_scores(corpus: Corpus) -> dict[str, Callable[[TestItem], list[float]]]:
