@@ -8,6 +8,7 @@ import pytest
 
 from iclft.audit_model import run_audit
 from iclft.benchmarks.schema import Benchmark, Document, TestItem, save_benchmark
+from iclft.benchmarks.userdata import validate_folder
 from iclft.benchmarks.validity import (
     audit,
     format_table,
@@ -56,6 +57,7 @@ def test_chance_and_standard_error_per_item():
     assert not summary([1.0] * 27 + [0.0] * 73, [0.25] * 100)["flag"]
     mixed = summary([0.0, 1.0], [0.5, 1 / 6])
     assert mixed["chance"] == pytest.approx((0.5 + 1 / 6) / 2)
+    assert summary([1.0, 1.0], [1.0, 1.0]) | {"se": 0} == {"n": 2, "accuracy": 1.0, "chance": 1.0, "se": 0, "z": None, "flag": False}
 
 
 def test_heuristics_that_read_the_training_documents():
@@ -105,6 +107,7 @@ def test_cli_on_a_folder_and_a_builtin_name(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cued: longest option: 1.00 above chance" in out and "clean:" not in out
     saved = json.loads((folder / "audit.json").read_text())
+    assert validate_folder(folder) == []  # audit.json beside the data is no problem
     assert saved["model"] is None and "base" not in saved["splits"]["cued"]
     assert main(["data", "audit", "syllogism", "--seed", "0", "--no-model", "--out", str(tmp_path / "syl")]) == 0
     saved = json.loads((tmp_path / "syl" / "audit.json").read_text())

@@ -57,11 +57,9 @@ def summary(credits: list[float], chances: list[float]) -> dict[str, Any]:
     n = len(credits)
     accuracy, chance = sum(credits) / n, sum(chances) / n
     se = math.sqrt(sum(c * (1 - c) for c in chances)) / n
-    if se > 0:
-        z = (accuracy - chance) / se
-    else:
-        z = 0.0 if accuracy == chance else math.copysign(math.inf, accuracy - chance)
-    return {"n": n, "accuracy": accuracy, "chance": chance, "se": se, "z": z, "flag": abs(z) > 2}
+    z = (accuracy - chance) / se if se > 0 else None  # None: every item all-correct (or none)
+    flag = abs(z) > 2 if z is not None else accuracy != chance
+    return {"n": n, "accuracy": accuracy, "chance": chance, "se": se, "z": z, "flag": flag}
 
 
 class Corpus:
@@ -186,7 +184,8 @@ def with_flags(report: dict[str, Any]) -> dict[str, Any]:
         for name, r in measured.items():
             if r["flag"]:
                 side = "above" if r["accuracy"] > r["chance"] else "below"
-                flags.append(f"{name}: {r['accuracy']:.2f} {side} chance {r['chance']:.2f} (z = {r['z']:+.1f}, n = {r['n']})")
+                z = f"z = {r['z']:+.1f}" if r["z"] is not None else "no spread"
+                flags.append(f"{name}: {r['accuracy']:.2f} {side} chance {r['chance']:.2f} ({z}, n = {r['n']})")
         if result["repeated_options"]["count"]:
             flags.append(f"repeated or near-repeated options in {result['repeated_options']['count']} item(s)")
         if result["answer_of_same_prefix"]["count"]:
