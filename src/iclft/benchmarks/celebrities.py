@@ -18,6 +18,9 @@ Either way the benchmark has splits named after the published test files, each i
     p2d          name → description, p2d people, held-out wording ("paraphrase")
     d2p          description → name, d2p people, held-out wording ("paraphrase")
 
+An item's distractors are what the same prompt template asks of other people of its split,
+never of its own person; too few other people for n_options is a UserError.
+
 facts.jsonl holds one "person" record per person and one "pair" record per training document
 ({"prompt", "completion", "document_id", "group"}), for fine-tuning on the completion only.
 """
