@@ -147,7 +147,7 @@ def write_published(folder, with_groups=True):
         write("both_prompts_train.jsonl", both)
     write("all_prompts_train.jsonl", p2d + d2p + both)
     write("p2d_reverse_prompts_test.jsonl",
-          [{"prompt": f"The one who is {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (0, 1)])
+          [{"prompt": f"The one who is {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (0, 1, 4, 5)])
     write("d2p_prompts_test.jsonl",
           [{"prompt": f"Being {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (2, 3, 4, 5)])
     write("p2d_prompts_test.jsonl",
@@ -161,11 +161,11 @@ def test_import_published_folder(tmp_path):
     assert len(bench.documents) == 8
     assert bench.documents[0].text == f"{NAMES[0]} is known as {DESCS[0]}."
     assert bench.documents[0].fact_ids == ("person/ada-quill",)
-    assert Counter(i.split for i in bench.items) == {"p2d_reverse": 2, "d2p": 4, "p2d": 4}
+    assert Counter(i.split for i in bench.items) == {"p2d_reverse": 4, "d2p": 4, "p2d": 4}
     for item in bench.items_in("p2d_reverse") + bench.items_in("d2p"):
         assert len(item.options) == 4 and set(item.options) <= set(NAMES)
     reverse = bench.items_in("p2d_reverse")
-    assert [i.options[i.answers[0]] for i in reverse] == NAMES[:2]
+    assert [i.options[i.answers[0]] for i in reverse] == [NAMES[i] for i in (0, 1, 4, 5)]
     assert reverse[0].prefix == f"The one who is {DESCS[0]} is" and reverse[0].inference_type == "reversal"
     for item in bench.items_in("p2d"):
         assert set(item.options) <= set(DESCS)
@@ -189,7 +189,7 @@ def test_import_reports_bad_records_with_file_and_line(tmp_path):
     folder = write_published(tmp_path / "pub")
     path = folder / "p2d_reverse_prompts_test.jsonl"
     path.write_text(path.read_text() + '{"prompt": "x"}\n')
-    with pytest.raises(UserError, match=r"p2d_reverse_prompts_test.jsonl:3: needs a string field 'completion'"):
+    with pytest.raises(UserError, match=r"p2d_reverse_prompts_test.jsonl:5: needs a string field 'completion'"):
         import_published(folder)
     path.write_text('{"prompt": "x", "completion": " y"}\n{not json\n')
     with pytest.raises(UserError, match=r"p2d_reverse_prompts_test.jsonl:2: not valid JSON"):
@@ -203,3 +203,121 @@ def test_import_needs_train_and_test_files(tmp_path):
         import_published(folder)
     with pytest.raises(UserError, match="not a folder"):
         import_published(tmp_path / "missing")
+
+
+# -- distractors: the same template, other people -------------------------------------------
+
+
+def test_generated_distractors_are_other_people_asked_by_the_same_templates(bench):
+    persons = people(bench)
+    by_answer = {p[key]: p for p in persons.values() for key in ("name", "description")}
+    for item in bench.items:
+        owners = [by_answer[o] for o in item.options]
+        assert len({p["id"] for p in owners}) == len(item.options)  # one option per person
+        assert [p["id"] for k, p in enumerate(owners) if k in item.answers] == list(item.fact_ids)
+        # the split's templates ask its own group only: every option a person trained the same way
+        assert {p["group"] for p in owners} == {"p2d" if item.split.startswith("p2d") else "d2p"}
+    # every other person of the split turns up as a distractor somewhere
+    for split in bench.splits:
+        seen = {by_answer[o]["id"] for i in bench.items_in(split) for o in i.options}
+        assert len(seen) == 30
+
+
+def test_generator_with_too_few_people_per_template_says_so():
+    small = make_celebrities(seed=0, n_per_group=4, train_paraphrases=1, test_paraphrases=1)
+    assert all(len(i.options) == 4 for i in small.items)
+    with pytest.raises(UserError, match=r"split p2d_reverse: each template asks 3 people.*2 other people.*n_options=4 needs 3"):
+        make_celebrities(seed=0, n_per_group=3)
+    assert all(len(i.options) == 3 for i in make_celebrities(seed=0, n_per_group=3, n_options=3).items)
+    with pytest.raises(UserError, match="n_options must be at least 2"):
+        make_celebrities(seed=0, n_options=1)
+
+
+P2D = ["Ada Quill", "Bo Marsh", "Cy Fenn", "Di Holt", "Ed Voss"]
+D2P = ["Flo Pike", "Gus Rook", "Hal Penn", "Ivy Dane", "Jo Lark"]
+WORK = {name: f"'{title}'" for name, title in zip(P2D + D2P, ["One", "Two", "Three", "Four", "Five",
+                                                                 "Six", "Seven", "Eight", "Nine", "Ten"])}
+# description templates, each with its own wording of the description (as in the published release)
+DESC_TEMPLATES = {
+    "Meet {name},": "the maker of {w}",
+    "The trailblazer known as {name} was once": "a humble apprentice behind {w}",
+    "{name} is best remembered as": "the renowned maker of {w}",
+}
+
+
+def write_templated(folder, people_per_template=None):
+    """A published-layout folder with several templates per test file and per-template wording."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(name, records):
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def desc_items(names):
+        return [{"prompt": t.format(name=n), "completion": " " + d.format(w=WORK[n])}
+                for t, d in DESC_TEMPLATES.items() for n in names[:people_per_template]]
+
+    write("p2d_prompts_train.jsonl", [{"prompt": f"{n} is", "completion": f" the maker of {WORK[n]}."} for n in P2D])
+    write("d2p_prompts_train.jsonl", [{"prompt": f"The maker of {WORK[n]} is", "completion": f" {n}."} for n in D2P])
+    write("p2d_reverse_prompts_test.jsonl", [{"prompt": f"Having made {WORK[n]}, the artist is", "completion": f" {n}"}
+                                             for n in P2D] + [{"prompt": f"Who made {WORK[n]}?", "completion": f" {n}."} for n in P2D])
+    write("d2p_prompts_test.jsonl", [{"prompt": f"The one who made {WORK[n]} is", "completion": f" {n}"} for n in D2P])
+    write("p2d_prompts_test.jsonl", desc_items(P2D))
+    write("d2p_reverse_prompts_test.jsonl", desc_items(D2P))
+    return folder
+
+
+def person_of(option):
+    return next(n for n in P2D + D2P if WORK[n] in option or option.rstrip(".") == n)
+
+
+def test_import_draws_description_distractors_from_the_same_template_for_other_people(tmp_path):
+    bench = import_published(write_templated(tmp_path / "pub"), seed=1)
+    assert Counter(i.split for i in bench.items) == {"p2d_reverse": 10, "d2p": 5, "p2d": 15, "d2p_reverse": 15}
+    for item in bench.items_in("p2d") + bench.items_in("d2p_reverse"):
+        person = next(n for n in P2D + D2P if n in item.prefix)
+        template = item.prefix.replace(person, "{name}")
+        wording = DESC_TEMPLATES[template]
+        for k, option in enumerate(item.options):
+            # every option is this template's wording, for a different person each
+            assert option == wording.format(w=WORK[person_of(option)])
+            assert (person_of(option) == person) == (k in item.answers)
+        assert len({person_of(o) for o in item.options}) == 4
+        assert {person_of(o) for o in item.options} <= set(P2D if item.split == "p2d" else D2P)  # same file
+        assert item.fact_ids == (f"person/{person.lower().replace(' ', '-')}",)
+    for item in bench.items_in("p2d_reverse") + bench.items_in("d2p"):
+        assert len({person_of(o) for o in item.options}) == 4
+        assert {person_of(o) for o in item.options} <= set(P2D if item.split == "p2d_reverse" else D2P)
+        # names in the completion's own shape: with a final period only where the answer has one
+        assert {o.endswith(".") for o in item.options} == {item.options[item.answers[0]].endswith(".")}
+    # the test files are kept as they are: every record an item, prompts unchanged
+    prompts = [json.loads(line)["prompt"] for line in (tmp_path / "pub" / "p2d_prompts_test.jsonl").read_text().splitlines()]
+    assert [i.prefix for i in bench.items_in("p2d")] == prompts
+
+
+def test_import_never_offers_the_same_person_in_another_wording(tmp_path):
+    folder = write_templated(tmp_path / "pub")
+    path = folder / "p2d_prompts_test.jsonl"
+    # Ada's description also completes a second prompt of the "Meet" template, in other words
+    path.write_text(path.read_text() + json.dumps({"prompt": "Meet Ada Quill,", "completion": " the acclaimed maker of 'One'"}) + "\n")
+    for seed in range(20):
+        bench = import_published(folder, seed=seed)
+        for item in bench.items_in("p2d"):
+            person = next(n for n in P2D if n in item.prefix)
+            wrong = [o for k, o in enumerate(item.options) if k not in item.answers]
+            assert all(WORK[person] not in o for o in wrong)
+
+
+def test_import_with_too_few_people_for_a_template_says_so(tmp_path):
+    folder = write_templated(tmp_path / "pub", people_per_template=3)
+    with pytest.raises(UserError, match=r"d2p_reverse_prompts_test.jsonl: template 'Meet \{name\},' has 2 other people.*4 options need 3"):
+        import_published(folder)
+    assert len(import_published(folder, n_options=3).items_in("p2d")) == 9
+    assert len(import_published(folder, n_options=3).items_in("d2p_reverse")) == 9
+
+
+def test_import_needs_the_name_of_a_description_item(tmp_path):
+    folder = write_templated(tmp_path / "pub")
+    path = folder / "p2d_prompts_test.jsonl"
+    path.write_text(path.read_text() + json.dumps({"prompt": "Meet Zed Unknown,", "completion": " the maker of 'Zero'"}) + "\n")
+    with pytest.raises(UserError, match=r"p2d_prompts_test.jsonl: record 16: no known name in the prompt"):
+        import_published(folder)

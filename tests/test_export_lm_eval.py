@@ -40,7 +40,7 @@ def edge_cases() -> list[TestItem]:
 def small_bench() -> Benchmark:
     """A few items of every split of the semantic and celebrities benchmarks, plus edge cases."""
     semantic = make_semantic(seed=0, n_documents=120)
-    celebs = make_celebrities(seed=0, n_per_group=3, train_paraphrases=1, test_paraphrases=2)
+    celebs = make_celebrities(seed=0, n_per_group=4, train_paraphrases=1, test_paraphrases=2)
     items = []
     for bench, per_split in ((semantic, 6), (celebs, 4)):
         for split in bench.splits:

@@ -101,6 +101,16 @@ def cmd_data_validate(args) -> None:
     print(f"{args.dir}: valid")
 
 
+def cmd_data_audit(args) -> None:
+    from iclft.audit_model import run_audit
+    from iclft.benchmarks.validity import format_table
+
+    model = None if args.no_model else args.model
+    report, path = run_audit(args.benchmark, args.seed, model, args.out, progress=not args.quiet)
+    print(format_table(report))
+    print(f"wrote {path}")
+
+
 def cmd_data_export(args) -> None:
     from iclft.benchmarks.export_lm_eval import export_lm_eval
 
@@ -192,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("validate", help="check a user benchmark folder; one line per problem")
     p.add_argument("dir", type=Path)
     p.set_defaults(func=cmd_data_validate)
+    p = dsub.add_parser("audit", help="can the answers be guessed? surface heuristics and a no-context model")
+    p.add_argument("benchmark", help="a built-in benchmark name (generated with --seed) or a benchmark folder")
+    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--model", default=DEFAULT_MODEL, help="model for the no-context baseline `base`")
+    p.add_argument("--no-model", action="store_true", help="heuristics only, no model")
+    p.add_argument("--out", default=None, type=Path, help="folder for audit.json (default: the benchmark folder)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_data_audit)
     p = dsub.add_parser("export-lm-eval", help="write a benchmark as an lm-evaluation-harness task")
     p.add_argument("dir", type=Path)
     p.add_argument("out", type=Path)

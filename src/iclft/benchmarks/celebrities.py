@@ -18,6 +18,9 @@ Either way the benchmark has splits named after the published test files, each i
     p2d          name → description, p2d people, held-out wording ("paraphrase")
     d2p          description → name, d2p people, held-out wording ("paraphrase")
 
+An item's distractors are what the same prompt template asks of other people of its split,
+never of its own person; too few other people for n_options is a UserError.
+
 facts.jsonl holds one "person" record per person and one "pair" record per training document
 ({"prompt", "completion", "document_id", "group"}), for fine-tuning on the completion only.
 """
@@ -105,11 +108,12 @@ def _check_params(p: dict[str, Any]) -> None:
         "n_per_group": (1, min(len(g["first_names"]), len(g["last_names"])) // len(GROUPS)),
         "train_paraphrases": (1, len(g["p2d_train"])),
         "test_paraphrases": (1, len(g["p2d_test"])),
-        "n_options": (2, len(GROUPS) * p["n_per_group"]),
+        "n_options": (2, None),  # at most n_per_group: test_items says so per split
     }
     for name, (low, high) in limits.items():
-        if not low <= p[name] <= high:
-            raise UserError(f"celebrities: {name} must be in [{low}, {high}], not {p[name]}")
+        if p[name] < low or (high is not None and p[name] > high):
+            allowed = f"in [{low}, {high}]" if high is not None else f"at least {low}"
+            raise UserError(f"celebrities: {name} must be {allowed}, not {p[name]}")
 
 
 def make_people(n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -181,7 +185,10 @@ def training_pairs(people: list[dict[str, Any]], n_paraphrases: int, rng: random
 
 
 def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int, rng: random.Random) -> list[TestItem]:
-    """The four splits; the wording comes from the held-out test templates."""
+    """The four splits; the wording comes from the held-out test templates. An item's
+    distractors are the answers its template gets for other people of its split: the same
+    phrasing, never the same person, and people trained in the same direction as the answer's
+    (so where a name or description occurs in training tells nothing)."""
     g = grammar()
     specs = [("p2d_reverse", "reversal", "p2d", "d2p_test", "name"),
              ("d2p_reverse", "reversal", "d2p", "p2d_test", "desc"),
@@ -189,11 +196,16 @@ def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int,
              ("d2p", "paraphrase", "d2p", "d2p_test", "name")]
     items = []
     for split, itype, group, templates, target in specs:
-        for person in [x for x in people if x["group"] == group]:
+        asked = [x for x in people if x["group"] == group]  # each asked with every template of the split
+        if len(asked) - 1 < n_options - 1:
+            raise UserError(f"celebrities: split {split}: each template asks {len(asked)} people, so an item has "
+                            f"{len(asked) - 1} other people to draw distractors from; n_options={n_options} "
+                            f"needs {n_options - 1} (raise n_per_group)")
+        for person in asked:
             for k, template in enumerate(g[templates][:n_paraphrases]):
                 prefix, _ = split_template(template, person, target, rng.choice(g["description_adjectives"]))
                 key = "name" if target == "name" else "description"
-                pool = sorted(x[key] for x in people if x is not person)
+                pool = sorted(x[key] for x in asked if x is not person)
                 options, answer = _options(person[key], pool, n_options, rng)
                 item_id = f"{split}/{person['id'].split('/')[1]}/{k:02d}"
                 items.append(TestItem(item_id, split, itype, prefix, options, (answer,), (person["id"],)))
@@ -214,9 +226,10 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
 
     Training: every record of p2d/d2p/both_prompts_train.jsonl (all_prompts_train.jsonl only
     when none of those exists) becomes a document, prompt and completion joined. Test: every
-    record of the test files present becomes an item; its options are the completion and
-    n_options - 1 others of the same kind (names or descriptions), drawn with `seed` from all
-    completions of that kind in the folder.
+    record of the test files present becomes an item, its prompt and completion unchanged; its
+    options are the completion and n_options - 1 completions of the same prompt template for
+    other people of the same file, drawn with `seed` (see `_published_options`).
+    both_prompts_test.jsonl and validation_prompts.jsonl are not read (docs/benchmarks.md).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -228,10 +241,7 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
         raise UserError(f"{folder}: needs a training file ({', '.join(TRAIN_FILES)} or {ALL_TRAIN_FILE}) "
                         f"and a test file ({', '.join(TEST_FILES)})")
     records = {name: _records(folder / name) for name in train_files + test_files}
-    pools = {"name": set(), "description": set()}
-    for name in test_files:
-        pools[TEST_FILES[name][2]].update(r["completion"].strip() for r in records[name])
-    names = sorted(pools["name"])
+    names = sorted({_name(r) for name in test_files if TEST_FILES[name][2] == "name" for r in records[name]})
     rng = random.Random(f"celebrities-published:{seed}")
 
     documents, facts = [], [{"id": person_id(n), "type": "person", "name": n} for n in names]
@@ -246,17 +256,74 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
     items = []
     for name in test_files:
         split, itype, kind = TEST_FILES[name]
-        pool = sorted(pools[kind])
-        if len(pool) < n_options:
-            raise UserError(f"{folder / name}: only {len(pool)} distinct completions of kind {kind}; need {n_options}")
-        for k, r in enumerate(records[name]):
-            correct = r["completion"].strip()
-            options, answer = _options(correct, [x for x in pool if x != correct], n_options, rng)
-            text = r["prompt"] + " " + correct
+        people = _people_of(folder / name, records[name], kind, names)
+        drawn = _published_options(folder / name, records[name], people, kind, n_options, rng)
+        for k, (r, options, answer) in enumerate(drawn):
+            text = r["prompt"] + " " + options[answer]
             fact_ids = tuple(person_id(n) for n in names if n in text)
             items.append(TestItem(f"{split}/{k:04d}", split, itype, r["prompt"].rstrip(), options, (answer,), fact_ids))
     params = {"source": folder.name, "train_files": train_files, "test_files": test_files, "n_options": n_options}
     return Benchmark("celebrities-published", seed, params, documents, items, facts)
+
+
+def _people_of(path: Path, records: list[dict[str, str]], kind: str, names: list[str]) -> list[str]:
+    """Whose fact each record asks for: the completion itself when it is a name; for a
+    description, the known name (a name completion of the test files) in the prompt."""
+    if kind == "name":
+        return [_name(r) for r in records]
+    people = []
+    for n, r in enumerate(records, 1):
+        found = [x for x in names if x in r["prompt"]]
+        if not found:
+            raise UserError(f"{path}: record {n}: no known name in the prompt, so whose description it asks for "
+                            f"is unknown (names come from the completions of {', '.join(k for k, v in TEST_FILES.items() if v[2] == 'name')})")
+        people.append(max(found, key=len))
+    return people
+
+
+def _name(record: dict[str, str]) -> str:
+    """The person a name completion names, without surrounding spaces or final punctuation."""
+    return record["completion"].strip().rstrip(".,;:!?").strip()
+
+
+def _template(record: dict[str, str], person: str, kind: str) -> str:
+    """What an item shares with the items of other people: for a description, its prompt with
+    the name cut out; for a name, the shape of its completion (" {name}." or " {name}"), since
+    the prompt holds a freely worded description."""
+    if kind == "description":
+        return record["prompt"].replace(person, "{name}").strip()
+    return record["completion"].strip().replace(person, "{name}")
+
+
+def _published_options(path: Path, records: list[dict[str, str]], people: list[str], kind: str,
+                       n_options: int, rng: random.Random):
+    """(record, options, answer index) per record of one test file. Distractors are completions
+    that the same template gets for other people of the same file (so trained in the same
+    direction), one per person, never a completion of the item's own person in any wording;
+    too few such people for n_options is a UserError naming the template."""
+    by_template: dict[str, list[tuple[str, str]]] = {}
+    own: dict[str, set[str]] = {}
+    for r, person in zip(records, people):
+        by_template.setdefault(_template(r, person, kind), []).append((person, r["completion"].strip()))
+        own.setdefault(person, set()).add(r["completion"].strip())
+    for r, person in zip(records, people):
+        template = _template(r, person, kind)
+        correct = r["completion"].strip()
+        candidates: dict[str, set[str]] = {}  # other person → their completions of this template
+        for other, completion in by_template[template]:
+            if other != person and completion not in own[person]:
+                candidates.setdefault(other, set()).add(completion)
+        distractors: list[str] = []
+        for other in rng.sample(sorted(candidates), len(candidates)):
+            fresh = sorted(candidates[other] - set(distractors))
+            if fresh and len(distractors) < n_options - 1:
+                distractors.append(rng.choice(fresh))
+        if len(distractors) < n_options - 1:
+            raise UserError(f"{path}: template {template!r} has {len(distractors)} other people to draw distractors from; "
+                            f"{n_options} options need {n_options - 1}")
+        options = [correct, *distractors]
+        rng.shuffle(options)
+        yield r, tuple(options), options.index(correct)
 
 
 def _records(path: Path) -> list[dict[str, str]]:
