@@ -109,6 +109,26 @@ def drop(*names: str) -> Callable[[Path], None]:
     return lambda folder: [os.remove(folder / n) for n in names]
 
 
+def finished_run(tmp: Path, name: str, damage: dict[str, str | bytes] | None = None) -> Path:
+    """A finished run folder <tmp>/done/<name> (config.yaml, samples.jsonl, metrics.json), with
+    the files in `damage` written over."""
+    from iclft.evaluation.metrics import compute_metrics
+
+    samples = [{"id": f"t{i}", "split": "reversal", "inference_type": "r", "prefix": f"Q{i}", "options": [" a", " b"],
+                "answers": [0], "fact_ids": [], "logprobs": [-1.0, -2.0 + i], "n_tokens": [1, 1], "n_chars": [2, 2]} for i in range(2)]
+    folder = tmp / "done" / name  # not "runs": the test checks that "runs" stays empty
+    write(folder / "config.yaml", "benchmark: {name: reversal, seed: 0}\ncondition: base\nseed: 0\n")
+    write(folder / "samples.jsonl", jsonl(samples))
+    write(folder / "metrics.json", json.dumps({**compute_metrics(samples), "condition": "base", "benchmark": "reversal"}))
+    for file, content in (damage or {}).items():
+        write(folder / file, content)
+    return folder
+
+
+def compare_broken(tmp: Path, damage: dict[str, str | bytes]) -> list[str]:
+    return ["compare", str(finished_run(tmp, "good")), str(finished_run(tmp, "bad", damage))]
+
+
 # -- API servers: a real HTTP server on loopback, answering from a script --------------------------
 
 
@@ -320,6 +340,22 @@ RUNS_AND_FILES = [
     case("out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "make", "reversal", "--out", str(t / "out")])[1], "{tmp}/out: is a file, expected a folder"),
     case("runs-dir-read-only", lambda t, s: (os.makedirs(t / "runs"), os.chmod(t / "runs", 0o555), run_config(t, GOOD + "condition: base\n"))[2],
          "{tmp}/runs", marks=AS_ROOT),
+    case("compare-metrics-not-json", lambda t, s: compare_broken(t, {"metrics.json": "{oops"}), "done/bad/metrics.json:1: not valid JSON"),
+    case("compare-metrics-a-list", lambda t, s: compare_broken(t, {"metrics.json": "[1]"}), "done/bad/metrics.json: expected a mapping"),
+    case("compare-metrics-missing-field", lambda t, s: compare_broken(t, {"metrics.json": '{"condition": "base"}'}),
+         "done/bad/metrics.json: missing field 'headline'"),
+    case("compare-metrics-split-not-number", lambda t, s: compare_broken(t, {"metrics.json": '{"headline": "sum", "n_items": 2, "splits": {"reversal": {"n": 2}}}'}),
+         "done/bad/metrics.json: field 'splits.reversal.accuracy'"),
+    case("compare-metrics-not-utf8", lambda t, s: compare_broken(t, {"metrics.json": b'{"headline": "s\xe9"}'}), "done/bad/metrics.json: not UTF-8"),
+    case("compare-config-not-a-mapping", lambda t, s: compare_broken(t, {"config.yaml": "- base\n"}), "done/bad/config.yaml: expected a mapping"),
+    case("compare-config-bad-yaml", lambda t, s: compare_broken(t, {"config.yaml": "benchmark: {name: reversal\n"}), "done/bad/config.yaml:"),
+    case("compare-samples-bad-line", lambda t, s: compare_broken(t, {"samples.jsonl": '{"id": "t0"}\n{oops\n'}), "done/bad/samples.jsonl:2: not valid JSON"),
+    case("compare-samples-missing-field", lambda t, s: compare_broken(t, {"samples.jsonl": '{"id": "t0", "split": "reversal"}\n'}),
+         "done/bad/samples.jsonl: record 1: missing field"),
+    case("compare-samples-scores-mismatch", lambda t, s: compare_broken(t, {"samples.jsonl": jsonl([{
+        "id": "t0", "split": "reversal", "inference_type": "r", "prefix": "Q0", "options": [" a", " b"], "answers": [0],
+        "fact_ids": [], "logprobs": [-1.0], "n_tokens": [1, 1], "n_chars": [2, 2]}])}), "samples.jsonl: record 1: field 'logprobs'"),
+    case("compare-samples-not-utf8", lambda t, s: compare_broken(t, {"samples.jsonl": b'{"id": "t\xe9"}\n'}), "done/bad/samples.jsonl: not UTF-8"),
     case("report-out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "export-lm-eval", str(bench_folder(t)), str(t / "out")])[1], "{tmp}/out"),
 ]
 

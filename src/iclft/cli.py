@@ -132,7 +132,7 @@ def cmd_sweep(args) -> None:
 def cmd_report(args) -> None:
     from iclft.report import write_report
 
-    report = write_report(args.runs_dir, args.out)
+    report = write_report(args.runs_dir, args.out, warn=lambda line: print(f"iclft: warning: {line}", file=sys.stderr))
     print(report.summary())
     print(f"report: {report.html}")
 
