@@ -93,6 +93,10 @@ def sweep_file(tmp: Path, text: str | bytes) -> list[str]:
 SWEEP_BASE = "base: {model: {name: organism}, benchmark: {name: reversal, params: {n_facts: 2, docs_per_fact: 1}}}\n"
 
 
+def make_semantic(tmp: Path, hierarchy: str | bytes) -> list[str]:
+    return ["data", "make", "semantic", "--param", f"hierarchy={write(tmp / 'h.yaml', hierarchy)}", "--out", str(tmp / "out")]
+
+
 def published(tmp: Path, train: bytes) -> Path:
     """A folder shaped like the published celebrities dataset, with the given training file."""
     write(tmp / "pub" / "p2d_prompts_train.jsonl", train)
@@ -309,6 +313,12 @@ CLI = [
     case("cli-param-float-for-int", lambda t, s: ["data", "make", "syllogism", "--param", "n_train=2.5", "--out", str(t / "out")], "parameter 'n_train' must be an integer"),
     case("cli-param-unknown", lambda t, s: ["data", "make", "syllogism", "--param", "n_tests=2", "--out", str(t / "out")], "unknown parameter(s) n_tests"),
     case("cli-hierarchy-file-missing", lambda t, s: ["data", "make", "semantic", "--param", f"hierarchy={t}/h.yaml", "--out", str(t / "out")], "h.yaml"),
+    case("cli-hierarchy-not-utf8", lambda t, s: make_semantic(t, b"animal: {are: [caf\xe9]}\n"), "h.yaml: not UTF-8"),
+    case("cli-hierarchy-duplicate-key", lambda t, s: make_semantic(t, "animal: {are: [alive]}\nanimal: {can: [move]}\n"),
+         "h.yaml:2: not valid YAML (key 'animal' is given twice"),
+    case("cli-set-config-not-utf8", lambda t, s: run_config(t, NOT_UTF8) + ["--set", "seed=1"], "exp.yaml: not UTF-8"),
+    case("cli-set-config-duplicate-key", lambda t, s: run_config(t, GOOD + "seed: 1\nseed: 2\n") + ["--set", "seed=3"],
+         "exp.yaml:4: not valid YAML (key 'seed' is given twice"),
     case("cli-run-no-config", lambda t, s: ["run"], "config"),
     case("cli-seed-not-int", lambda t, s: ["data", "make", "reversal", "--seed", "x", "--out", str(t / "out")], "--seed"),
     case("cli-executor-unknown", lambda t, s: ["sweep", str(t / "s.yaml"), "--executor", "slurm"], "--executor"),
