@@ -93,6 +93,10 @@ def sweep_file(tmp: Path, text: str | bytes) -> list[str]:
 SWEEP_BASE = "base: {model: {name: organism}, benchmark: {name: reversal, params: {n_facts: 2, docs_per_fact: 1}}}\n"
 
 
+def make_semantic(tmp: Path, hierarchy: str | bytes) -> list[str]:
+    return ["data", "make", "semantic", "--param", f"hierarchy={write(tmp / 'h.yaml', hierarchy)}", "--out", str(tmp / "out")]
+
+
 def published(tmp: Path, train: bytes) -> Path:
     """A folder shaped like the published celebrities dataset, with the given training file."""
     write(tmp / "pub" / "p2d_prompts_train.jsonl", train)
@@ -107,6 +111,26 @@ def truncate(path: Path, keep: int) -> None:
 
 def drop(*names: str) -> Callable[[Path], None]:
     return lambda folder: [os.remove(folder / n) for n in names]
+
+
+def finished_run(tmp: Path, name: str, damage: dict[str, str | bytes] | None = None) -> Path:
+    """A finished run folder <tmp>/done/<name> (config.yaml, samples.jsonl, metrics.json), with
+    the files in `damage` written over."""
+    from iclft.evaluation.metrics import compute_metrics
+
+    samples = [{"id": f"t{i}", "split": "reversal", "inference_type": "r", "prefix": f"Q{i}", "options": [" a", " b"],
+                "answers": [0], "fact_ids": [], "logprobs": [-1.0, -2.0 + i], "n_tokens": [1, 1], "n_chars": [2, 2]} for i in range(2)]
+    folder = tmp / "done" / name  # not "runs": the test checks that "runs" stays empty
+    write(folder / "config.yaml", "benchmark: {name: reversal, seed: 0}\ncondition: base\nseed: 0\n")
+    write(folder / "samples.jsonl", jsonl(samples))
+    write(folder / "metrics.json", json.dumps({**compute_metrics(samples), "condition": "base", "benchmark": "reversal"}))
+    for file, content in (damage or {}).items():
+        write(folder / file, content)
+    return folder
+
+
+def compare_broken(tmp: Path, damage: dict[str, str | bytes]) -> list[str]:
+    return ["compare", str(finished_run(tmp, "good")), str(finished_run(tmp, "bad", damage))]
 
 
 # -- API servers: a real HTTP server on loopback, answering from a script --------------------------
@@ -289,6 +313,12 @@ CLI = [
     case("cli-param-float-for-int", lambda t, s: ["data", "make", "syllogism", "--param", "n_train=2.5", "--out", str(t / "out")], "parameter 'n_train' must be an integer"),
     case("cli-param-unknown", lambda t, s: ["data", "make", "syllogism", "--param", "n_tests=2", "--out", str(t / "out")], "unknown parameter(s) n_tests"),
     case("cli-hierarchy-file-missing", lambda t, s: ["data", "make", "semantic", "--param", f"hierarchy={t}/h.yaml", "--out", str(t / "out")], "h.yaml"),
+    case("cli-hierarchy-not-utf8", lambda t, s: make_semantic(t, b"animal: {are: [caf\xe9]}\n"), "h.yaml: not UTF-8"),
+    case("cli-hierarchy-duplicate-key", lambda t, s: make_semantic(t, "animal: {are: [alive]}\nanimal: {can: [move]}\n"),
+         "h.yaml:2: not valid YAML (key 'animal' is given twice"),
+    case("cli-set-config-not-utf8", lambda t, s: run_config(t, NOT_UTF8) + ["--set", "seed=1"], "exp.yaml: not UTF-8"),
+    case("cli-set-config-duplicate-key", lambda t, s: run_config(t, GOOD + "seed: 1\nseed: 2\n") + ["--set", "seed=3"],
+         "exp.yaml:4: not valid YAML (key 'seed' is given twice"),
     case("cli-run-no-config", lambda t, s: ["run"], "config"),
     case("cli-seed-not-int", lambda t, s: ["data", "make", "reversal", "--seed", "x", "--out", str(t / "out")], "--seed"),
     case("cli-executor-unknown", lambda t, s: ["sweep", str(t / "s.yaml"), "--executor", "slurm"], "--executor"),
@@ -320,6 +350,22 @@ RUNS_AND_FILES = [
     case("out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "make", "reversal", "--out", str(t / "out")])[1], "{tmp}/out: is a file, expected a folder"),
     case("runs-dir-read-only", lambda t, s: (os.makedirs(t / "runs"), os.chmod(t / "runs", 0o555), run_config(t, GOOD + "condition: base\n"))[2],
          "{tmp}/runs", marks=AS_ROOT),
+    case("compare-metrics-not-json", lambda t, s: compare_broken(t, {"metrics.json": "{oops"}), "done/bad/metrics.json:1: not valid JSON"),
+    case("compare-metrics-a-list", lambda t, s: compare_broken(t, {"metrics.json": "[1]"}), "done/bad/metrics.json: expected a mapping"),
+    case("compare-metrics-missing-field", lambda t, s: compare_broken(t, {"metrics.json": '{"condition": "base"}'}),
+         "done/bad/metrics.json: missing field 'headline'"),
+    case("compare-metrics-split-not-number", lambda t, s: compare_broken(t, {"metrics.json": '{"headline": "sum", "n_items": 2, "splits": {"reversal": {"n": 2}}}'}),
+         "done/bad/metrics.json: field 'splits.reversal.accuracy'"),
+    case("compare-metrics-not-utf8", lambda t, s: compare_broken(t, {"metrics.json": b'{"headline": "s\xe9"}'}), "done/bad/metrics.json: not UTF-8"),
+    case("compare-config-not-a-mapping", lambda t, s: compare_broken(t, {"config.yaml": "- base\n"}), "done/bad/config.yaml: expected a mapping"),
+    case("compare-config-bad-yaml", lambda t, s: compare_broken(t, {"config.yaml": "benchmark: {name: reversal\n"}), "done/bad/config.yaml:"),
+    case("compare-samples-bad-line", lambda t, s: compare_broken(t, {"samples.jsonl": '{"id": "t0"}\n{oops\n'}), "done/bad/samples.jsonl:2: not valid JSON"),
+    case("compare-samples-missing-field", lambda t, s: compare_broken(t, {"samples.jsonl": '{"id": "t0", "split": "reversal"}\n'}),
+         "done/bad/samples.jsonl: record 1: missing field"),
+    case("compare-samples-scores-mismatch", lambda t, s: compare_broken(t, {"samples.jsonl": jsonl([{
+        "id": "t0", "split": "reversal", "inference_type": "r", "prefix": "Q0", "options": [" a", " b"], "answers": [0],
+        "fact_ids": [], "logprobs": [-1.0], "n_tokens": [1, 1], "n_chars": [2, 2]}])}), "samples.jsonl: record 1: field 'logprobs'"),
+    case("compare-samples-not-utf8", lambda t, s: compare_broken(t, {"samples.jsonl": b'{"id": "t\xe9"}\n'}), "done/bad/samples.jsonl: not UTF-8"),
     case("report-out-is-a-file", lambda t, s: (write(t / "out", "x"), ["data", "export-lm-eval", str(bench_folder(t)), str(t / "out")])[1], "{tmp}/out"),
 ]
 

@@ -17,7 +17,7 @@ from iclft.evaluation.metrics import compute_metrics
 from iclft.io import read_jsonl, write_json, write_jsonl
 from iclft.report import write_report
 from iclft.report.aggregate import benchmark_rows, condition_label, make_cells
-from iclft.report.collect import collect
+from iclft.report.collect import collect, load_run
 
 
 def record(item_id, split, itype, correct, n_options=2):
@@ -194,4 +194,81 @@ def test_run_records_round_trip_and_name_a_broken_file(tmp_path):
     assert MetricsRecord.from_dict(metrics).to_dict() == metrics
     write_json(run_dir / "metrics.json", {"condition": "icl"})
     with pytest.raises(UserError, match=r"metrics\.json: missing field 'headline'"):
-        collect(tmp_path)
+        load_run(run_dir)
+    [broken] = collect(tmp_path).missing  # the report skips the run and says why
+    assert (broken.slug, broken.status) == (run_dir.name, "broken") and "missing field 'headline'" in broken.detail
+
+
+BROKEN_RUN_FILES = {
+    "metrics-not-json": ("metrics.json", "{oops", "metrics.json:1: not valid JSON"),
+    "metrics-a-list": ("metrics.json", "[]", "metrics.json: expected a mapping"),
+    "metrics-missing-field": ("metrics.json", '{"condition": "icl"}', "metrics.json: missing field 'headline'"),
+    "metrics-split-no-accuracy": ("metrics.json", '{"headline": "sum", "n_items": 1, "splits": {"reversal": {"n": 1}}}',
+                                  "metrics.json: field 'splits.reversal.accuracy'"),
+    "metrics-not-utf8": ("metrics.json", b'{"headline": "s\xe9"}', "metrics.json: not UTF-8"),
+    "config-not-a-mapping": ("config.yaml", "- icl\n", "config.yaml: expected a mapping"),
+    "config-bad-yaml": ("config.yaml", "benchmark: {name: reversal\n", "config.yaml:"),
+    "config-no-benchmark": ("config.yaml", "condition: icl\n", "config.yaml: field 'benchmark.name'"),
+}
+
+
+@pytest.mark.parametrize("file, content, culprit", BROKEN_RUN_FILES.values(), ids=BROKEN_RUN_FILES)
+def test_report_skips_a_broken_run_and_keeps_the_good_ones(tmp_path, capsys, file, content, culprit):
+    runs = tmp_path / "runs"
+    good = make_run(runs, "base")
+    bad = make_run(runs, "icl")
+    (bad / file).write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    [warning] = err.strip().splitlines()
+    assert warning.startswith(f"iclft: warning: skipped run {bad.name}: {bad}/") and culprit in warning
+    assert "1 finished run(s)" in out and f"broken: {bad.name}" in out
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert good.name in html and "<b>broken</b>" in html and bad.name in html
+    rows = list(csv.DictReader((tmp_path / "out" / "tables" / "reversal.csv").open()))
+    assert [r["condition"] for r in rows] == ["base"]  # the good run, and only it
+
+
+@pytest.mark.parametrize("content, culprit", [
+    ("{oops", "not valid JSON"),
+    ('["slug"]', "expected a mapping"),
+    ('{"error": "boom"}', "missing field 'slug'"),
+    (b'{"slug": "x", "error": "\xe9"}', "not UTF-8"),
+])
+def test_report_skips_a_broken_failure_record(tmp_path, capsys, content, culprit):
+    runs = tmp_path / "runs"
+    good = make_run(runs, "base")
+    write_json(runs / "failed" / "reversal-ft-ok.json", {"slug": "reversal-ft-ok", "error": "RuntimeError: out of memory"})
+    broken = runs / "failed" / "reversal-ft-bad.json"
+    broken.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    [warning] = err.strip().splitlines()
+    assert warning.startswith(f"iclft: warning: skipped failure record: {broken}") and culprit in warning
+    assert "1 finished run(s)" in out and "failed: reversal-ft-ok (RuntimeError: out of memory)" in out
+    assert good.name in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_report_skips_a_broken_sweep_plan(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    make_run(runs, "base")
+    write_json(runs / "sweeps" / "good.json", {"name": "good", "runs": [{"slug": "syllogism-ft-1"}]})
+    (runs / "sweeps" / "bad.json").write_text('{"name": "bad", "runs": {"slug": 1}}')
+
+    assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    assert err.strip() == f"iclft: warning: skipped sweep plan: {runs / 'sweeps' / 'bad.json'}: field 'runs' must be a list of planned runs"
+    assert "not started: syllogism-ft-1" in out
+
+
+def test_compare_names_the_broken_file_of_a_run(tmp_path, capsys):
+    good, bad = make_run(tmp_path, "base"), make_run(tmp_path, "icl")
+    (bad / "samples.jsonl").write_text('{"id": "x", "split": "reversal"}\n')
+    assert main(["compare", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"iclft: error: {bad / 'samples.jsonl'}: record 1: missing field") and "\n" not in err
+    (bad / "metrics.json").write_text("[]")
+    assert main(["compare", str(good), str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == f"iclft: error: {bad / 'metrics.json'}: expected a mapping, got list"

@@ -23,17 +23,13 @@ def cmd_quickstart(args) -> None:
 
 def load_run_config(path: Path, overrides: list[str]):
     """The experiment config in `path`, with the KEY=VALUE `overrides` set before validation."""
-    import yaml
-
     from iclft.config import ExperimentConfig, config_from_dict, load_config
+    from iclft.io import read_yaml
     from iclft.overrides import apply_overrides
 
     if not overrides:
         return load_config(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return load_config(path)  # raises the one-line error: an unreadable file, or YAML with its line
+    data = read_yaml(path, "config")
     if not isinstance(data, dict):
         return config_from_dict(data, str(path))
     data = apply_overrides(data, overrides, ExperimentConfig, "--set")
@@ -142,7 +138,7 @@ def cmd_sweep(args) -> None:
 def cmd_report(args) -> None:
     from iclft.report import write_report
 
-    report = write_report(args.runs_dir, args.out)
+    report = write_report(args.runs_dir, args.out, warn=lambda line: print(f"iclft: warning: {line}", file=sys.stderr))
     print(report.summary())
     print(f"report: {report.html}")
 

@@ -14,9 +14,12 @@ from pathlib import Path
 
 from iclft.errors import UserError
 from iclft.evaluation.metrics import is_correct
+from iclft.evaluation.scoring import NORMALIZATIONS
 from iclft.io import read_jsonl
 from iclft.report.aggregate import condition_label, split_order
 from iclft.report.collect import load_run
+from iclft.runs.layout import METRICS, SAMPLES
+from iclft.runs.records import SampleRecord
 
 
 @dataclass
@@ -56,10 +59,9 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
 
 def compare_runs(run_a: str | Path, run_b: str | Path, normalization: str | None = None) -> Comparison:
     a, b = load_run(run_a), load_run(run_b)
-    norm_a = normalization or a.metrics.get("headline", "sum")
-    norm_b = normalization or b.metrics.get("headline", "sum")
-    samples_a = {r["id"]: r for r in read_jsonl(a.path / "samples.jsonl")}
-    samples_b = {r["id"]: r for r in read_jsonl(b.path / "samples.jsonl")}
+    norm_a = normalization or _headline(a)
+    norm_b = normalization or _headline(b)
+    samples_a, samples_b = read_samples(a.path / SAMPLES), read_samples(b.path / SAMPLES)
     paired = [i for i in samples_a if i in samples_b]
     if not paired:
         raise UserError(f"{a.path} and {b.path} share no test items: compare runs of the same benchmark")
@@ -74,6 +76,43 @@ def compare_runs(run_a: str | Path, run_b: str | Path, normalization: str | None
         splits.setdefault(ra["split"], []).append(outcome)
     unpaired = len(samples_a) + len(samples_b) - 2 * len(paired)
     return Comparison(_name(a), _name(b), (norm_a, norm_b), [_split(s, splits[s]) for s in sorted(splits, key=split_order)], unpaired)
+
+
+def _headline(run) -> str:
+    headline = run.metrics.get("headline", "sum")
+    if headline not in NORMALIZATIONS:
+        raise UserError(f"{run.path / METRICS}: field 'headline' must be one of {', '.join(NORMALIZATIONS)}")
+    return headline
+
+
+def read_samples(path: Path) -> dict[str, dict]:
+    """The sample records of samples.jsonl by id; a broken record raises UserError naming the file."""
+    samples = {}
+    for i, data in enumerate(read_jsonl(path), 1):
+        source = f"{path}: record {i}"
+        record = SampleRecord.from_dict(data, source).to_dict()
+        _check_sample(record, source)
+        samples[str(record["id"])] = record
+    return samples
+
+
+def _check_sample(record: dict, source: str) -> None:
+    """The fields compare reads: a split name, option scores of one length, answer indices."""
+    options = record["options"]
+    n = len(options) if isinstance(options, list) else 0
+    if not isinstance(record["split"], str):
+        raise UserError(f"{source}: field 'split' must be a string")
+    for key in ("logprobs", "n_tokens", "n_chars"):
+        values = record[key]
+        if n == 0 or not isinstance(values, list) or len(values) != n or not all(_is_number(v) for v in values):
+            raise UserError(f"{source}: field '{key}' must hold one number per option")
+    answers = record["answers"]
+    if not isinstance(answers, list) or not all(isinstance(k, int) and 0 <= k < n for k in answers):
+        raise UserError(f"{source}: field 'answers' must list option indices")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _name(run) -> str:

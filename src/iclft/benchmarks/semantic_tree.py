@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from iclft.errors import UserError
+from iclft.io import read_yaml
 
 KINDS = ("are", "can", "have")
 DEFAULT_HIERARCHY = Path(__file__).with_name("semantic_hierarchy.yaml")
@@ -118,10 +117,7 @@ def load_hierarchy(path: str | Path | None = None) -> Hierarchy:
     path = Path(path) if path is not None else DEFAULT_HIERARCHY
     if not path.is_file():
         raise UserError(f"{path}: hierarchy file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({e})") from None
+    raw = read_yaml(path, "hierarchy file")
     if not isinstance(raw, dict) or not raw:
         raise UserError(f"{path}: expected a mapping of category name to {{parent, are, can, have}}")
     categories = [_category(path, str(name), entry) for name, entry in raw.items()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from iclft.errors import UserError
 from iclft.io import atomic_write_text
@@ -35,15 +36,19 @@ class Report:
                 counts[m.status] = counts.get(m.status, 0) + 1
             planned = f" of {idx.planned} planned" if idx.planned else ""
             lines.append(f"missing {len(idx.missing)} run(s){planned}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-            lines += [f"  {m.status}: {m.slug}" + (f" ({m.detail})" if m.status == "failed" else "") for m in idx.missing[:max_missing]]
+            lines += [f"  {m.status}: {m.slug}" + (f" ({m.detail})" if m.status in ("failed", "broken") else "") for m in idx.missing[:max_missing]]
             if len(idx.missing) > max_missing:
                 lines.append(f"  ... and {len(idx.missing) - max_missing} more (see the HTML page)")
         return "\n".join(lines)
 
 
-def write_report(runs_dir: str | Path, out: str | Path) -> Report:
-    """The report of everything in `runs_dir`."""
+def write_report(runs_dir: str | Path, out: str | Path, warn: Callable[[str], None] | None = None) -> Report:
+    """The report of everything in `runs_dir`. Broken files are skipped; `warn` is called with
+    one line naming each (they are also in `Report.index.problems`)."""
     index = collect(runs_dir)
+    for problem in index.problems:
+        if warn is not None:
+            warn(problem)
     if not index.runs and not index.missing:
         raise UserError(f"{runs_dir}: no runs found (no finished run folders, failures or sweep plans)")
     return write_index_report(index, out)

@@ -108,7 +108,7 @@ def _runs(runs: list[Run], out: Path) -> str:
         )
         config = yaml.safe_dump(run.config, sort_keys=False, allow_unicode=True)
         parts.append(
-            f"<details><summary><code>{escape(run.slug)}</code> — {escape(run.config.get('condition', '?'))}, "
+            f"<details><summary><code>{escape(run.slug)}</code> — {escape(str(run.config.get('condition', '?')))}, "
             f"seed {escape(str(run.config.get('seed', 0)))}: {escape(accs)}</summary>"
             f'<p class="small">Items and scores: {files}</p><pre>{escape(config)}</pre></details>'
         )
