@@ -70,6 +70,23 @@ def test_new_weights_at_the_same_path_are_not_reused(tmp_path, monkeypatch, cond
     assert trained == ([1] if condition == "ft" else [])  # the old checkpoint is not reused either
 
 
+def test_a_failing_recompute_keeps_the_run_scored_with_the_old_weights(tmp_path, monkeypatch):
+    model = build_tiny_model(tmp_path / "model", seed=0)
+    cfg = config(model)
+    run_dir = run_experiment(cfg, tmp_path / "runs", progress=False)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    build_tiny_model(tmp_path / "model", seed=1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(experiment, "score_items", broken)
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        run_experiment(cfg, tmp_path / "runs", progress=False)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.endswith(".partial")]
+
+
 def test_old_checkpoint_format_is_retrained(tmp_path, tiny_model_dir, monkeypatch):
     """Older iclft kept LoRA runs as full merged weights in model.safetensors: train again."""
     cfg = config(tiny_model_dir, "ft")

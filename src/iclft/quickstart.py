@@ -83,15 +83,20 @@ def write_quickstart_report(model: str = DEFAULT_MODEL, runs_dir: str | Path = "
                             report_dir: str | Path | None = None):
     """The HTML report (iclft.report) of the quickstart's runs, and of no other run in `runs_dir`;
     unfinished ones are listed as missing. Written to `report_dir`, default <runs_dir>/quickstart-report."""
+    from iclft.errors import UserError
     from iclft.experiment import run_dir_for
     from iclft.report import write_index_report
+    from iclft.runs.layout import is_finished
     from iclft.report.collect import Missing, RunsIndex, load_run
 
     index = RunsIndex(Path(runs_dir))
     for config in quickstart_configs(model, seed):
         run_dir = run_dir_for(config, runs_dir)
-        if (run_dir / "metrics.json").is_file():
-            index.runs.append(load_run(run_dir))
+        if is_finished(run_dir):
+            try:
+                index.runs.append(load_run(run_dir))
+            except UserError as e:  # a damaged file: listed, not fatal
+                index.missing.append(Missing(run_dir.name, "broken", str(e), config=config.to_dict()))
         else:
             index.missing.append(Missing(run_dir.name, "not started", config=config.to_dict()))
     index.planned = len(index.runs) + len(index.missing)

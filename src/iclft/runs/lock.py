@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from iclft.errors import UserError
 from iclft.runs.layout import lock_path
 
 
@@ -23,7 +24,10 @@ def exclusive(runs_dir: str | Path, name: str) -> Iterator[Path]:
     path = lock_path(Path(runs_dir), name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as e:  # e.g. a network filesystem without flock
+            raise UserError(f"{path}: cannot lock ({e.strerror}); use a runs folder on a local filesystem") from None
         try:
             yield path
         finally:

@@ -10,6 +10,7 @@ from typing import Any
 from iclft.config import ExperimentConfig
 from iclft.errors import UserError
 from iclft.io import atomic_write_text
+from iclft.runs import layout
 from iclft.runs.atomic import atomic_dir
 from iclft.runs.lock import exclusive
 from iclft.runs.records import RunStatus
@@ -116,8 +117,8 @@ def write_run_files(runs_dir: Path, config: ExperimentConfig, files: dict[str, b
     with exclusive(runs_dir, final.name):
         if is_finished(final):
             return
-        if final.exists():
+        if final.exists() and not layout.is_finished(final):
             shutil.rmtree(final)
-        with atomic_dir(final) as partial:
+        with atomic_dir(final, replace=True) as partial:  # a run scored with other weights goes last
             for name in sorted(files):
                 atomic_write_text(partial / name, files[name].decode("utf-8"))
