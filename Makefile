@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup browser quickstart test test-fast clean
+.PHONY: setup browser quickstart lint test test-fast clean
 
 setup: $(VENV)/.iclft-installed
 
@@ -36,10 +36,15 @@ browser:
 		&& apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "chromium not installed: the HTML report browser test will be skipped"
 
-test: setup browser
+# ruff: lint and formatting (settings in pyproject.toml); `ruff format .` fixes the latter
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup browser lint
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:

@@ -36,24 +36,48 @@ def run_trl(lm, texts: list[str], cfg: FinetuneConfig, seed: int) -> dict:
     ids = [sum(lm.encode_segments([t]), []) for t in texts]  # our tokenization rule, pre-tokenized
     data = Dataset.from_dict({"input_ids": ids})
     args = SFTConfig(
-        output_dir="/tmp/iclft-trl-bench", max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps, lr_scheduler_type="cosine",
-        max_grad_norm=1.0, seed=seed, logging_steps=10, save_strategy="no", report_to=[],
-        train_sampling_strategy="group_by_length", dataloader_num_workers=0, use_cpu=lm.device.type == "cpu",
-        bf16=False, max_length=cfg.max_length, gradient_checkpointing=False,  # as in our loop
+        output_dir="/tmp/iclft-trl-bench",
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=cfg.warmup_steps,
+        lr_scheduler_type="cosine",
+        max_grad_norm=1.0,
+        seed=seed,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=[],
+        train_sampling_strategy="group_by_length",
+        dataloader_num_workers=0,
+        use_cpu=lm.device.type == "cpu",
+        bf16=False,
+        max_length=cfg.max_length,
+        gradient_checkpointing=False,  # as in our loop
     )
-    lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=lora_targets(lm.module), task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=lm.module, args=args, train_dataset=data, peft_config=lora,
-                         processing_class=lm.tokenizer)
+    lora = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=lora_targets(lm.module),
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=lm.module, args=args, train_dataset=data, peft_config=lora, processing_class=lm.tokenizer
+    )
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start  # includes TRL's own setup inside train()
     logs = [r for r in trainer.state.log_history if "loss" in r]
     tokens = logs[-1]["num_tokens"]  # non-padding tokens, counted by TRL
-    return {"steps": cfg.steps, "tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
-            "first_loss (mean of 10 steps)": logs[0]["loss"], "last_loss (mean of 10 steps)": logs[-1]["loss"],
-            "peak_memory_gb": round(_peak_memory(lm.device) / 1e9, 3), "train_s": round(seconds, 2)}
+    return {
+        "steps": cfg.steps,
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / seconds, 1),
+        "first_loss (mean of 10 steps)": logs[0]["loss"],
+        "last_loss (mean of 10 steps)": logs[-1]["loss"],
+        "peak_memory_gb": round(_peak_memory(lm.device) / 1e9, 3),
+        "train_s": round(seconds, 2),
+    }
 
 
 def main() -> None:
@@ -75,10 +99,19 @@ def main() -> None:
 
     lm = load_model(ModelConfig(name=a.model, dtype=a.dtype, device=a.device))
     texts = [d.text for d in make_reversal(seed=0).documents]
-    cfg = FinetuneConfig(method=a.method, steps=a.steps, batch_size=a.batch_size, lora_rank=a.rank,
-                         lora_alpha=2 * a.rank, learning_rate=a.lr, warmup_steps=min(10, a.steps // 3))
-    print(f"{a.model} {a.dtype} {a.method}{' (TRL)' if a.trl else ''}, {len(texts)} documents, "
-          f"{a.steps} steps x {a.batch_size}, {torch.get_num_threads()} threads, load before: {os.getloadavg()[0]:.2f}")
+    cfg = FinetuneConfig(
+        method=a.method,
+        steps=a.steps,
+        batch_size=a.batch_size,
+        lora_rank=a.rank,
+        lora_alpha=2 * a.rank,
+        learning_rate=a.lr,
+        warmup_steps=min(10, a.steps // 3),
+    )
+    print(
+        f"{a.model} {a.dtype} {a.method}{' (TRL)' if a.trl else ''}, {len(texts)} documents, "
+        f"{a.steps} steps x {a.batch_size}, {torch.get_num_threads()} threads, load before: {os.getloadavg()[0]:.2f}"
+    )
     if a.trl:
         summary = run_trl(lm, texts, cfg, a.seed)
     else:

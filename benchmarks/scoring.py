@@ -46,10 +46,14 @@ def main() -> None:
 
     t = time.perf_counter()
     lm = load_model(ModelConfig(name=args.model, dtype=args.dtype, device=args.device))
-    print(f"model {lm.name} on {lm.device} ({args.dtype}), loaded in {time.perf_counter() - t:.1f} s, "
-          f"{torch.get_num_threads()} threads")
-    print(f"context: {lm.count_tokens(context)} tokens ({args.n_facts} documents); "
-          f"{len(requests)} items, {sum(len(r.options) for r in requests)} options")
+    print(
+        f"model {lm.name} on {lm.device} ({args.dtype}), loaded in {time.perf_counter() - t:.1f} s, "
+        f"{torch.get_num_threads()} threads"
+    )
+    print(
+        f"context: {lm.count_tokens(context)} tokens ({args.n_facts} documents); "
+        f"{len(requests)} items, {sum(len(r.options) for r in requests)} options"
+    )
 
     t = time.perf_counter()
     cached = lm.score(requests, context=context, progress=True)

@@ -38,7 +38,9 @@ FLAGS = [
     "--remote-debugging-pipe",
 ]
 # Puts the pipe ends on fds 3 and 4, where --remote-debugging-pipe expects them, then execs.
-TRAMPOLINE = "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
+TRAMPOLINE = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
+)
 WIDTH = 1280
 MAX_HEIGHT = 12000
 
@@ -141,7 +143,10 @@ def console_errors(events: list[dict]) -> list[str]:
             details = params.get("exceptionDetails", {})
             errors.append("exception: " + details.get("exception", {}).get("description", details.get("text", "?")))
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append("console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+            errors.append(
+                "console.error: "
+                + " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+            )
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             entry = params["entry"]
             errors.append(f"{entry.get('source', 'log')}: {entry.get('text', '')} {entry.get('url', '')}".strip())
@@ -174,12 +179,16 @@ def check_page(html: str | Path, screenshot: str | Path | None = None, executabl
         browser.send("Page.navigate", {"url": url}, session=session)
         browser.wait_for("Page.loadEventFired")
         height = browser.send(
-            "Runtime.evaluate", {"expression": "document.documentElement.scrollHeight", "returnByValue": True}, session=session
+            "Runtime.evaluate",
+            {"expression": "document.documentElement.scrollHeight", "returnByValue": True},
+            session=session,
         )["result"]["value"]
         metrics["height"] = max(300, min(int(height), MAX_HEIGHT))
         browser.send("Emulation.setDeviceMetricsOverride", metrics, session=session)
         images = json.loads(
-            browser.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session=session)["result"]["value"]
+            browser.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session=session)[
+                "result"
+            ]["value"]
         )
         time.sleep(0.3)  # let late console messages arrive
         browser.send("Runtime.evaluate", {"expression": "1", "returnByValue": True}, session=session)

@@ -39,8 +39,17 @@ def server(tiny_model_dir):
     pytest.importorskip("fastapi", reason="needs transformers[serving]: pip install 'transformers[serving]'")
     pytest.importorskip("uvicorn", reason="needs transformers[serving]: pip install 'transformers[serving]'")
     exe = Path(sys.executable).with_name("transformers")
-    command = [str(exe) if exe.exists() else shutil.which("transformers"), "serve", str(tiny_model_dir),
-               "--host", "127.0.0.1", "--port", str(port := free_port()), "--device", "cpu"]
+    command = [
+        str(exe) if exe.exists() else shutil.which("transformers"),
+        "serve",
+        str(tiny_model_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port := free_port()),
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -68,7 +77,9 @@ def test_completions_from_a_real_server(server, monkeypatch):
     base_url, model = server
     monkeypatch.setenv("ICLFT_TEST_KEY", SECRET)
     lm = ApiModel(base_url, model, "completions", api_key_env="ICLFT_TEST_KEY")
-    out = lm.generate(["Wugs are heavier than daxes.", "All feps are"], GenerationSettings(max_new_tokens=8, num_samples=2))
+    out = lm.generate(
+        ["Wugs are heavier than daxes.", "All feps are"], GenerationSettings(max_new_tokens=8, num_samples=2)
+    )
     assert len(out) == 2 and all(len(samples) == 2 and all(isinstance(t, str) for t in samples) for samples in out)
     assert lm.usage["completion_tokens"] > 0
     with pytest.raises(UserError, match="only generates"):
@@ -144,7 +155,9 @@ def test_chat_endpoint_request_and_reply_shape(monkeypatch):
     stub = Stub([{"choices": [{"message": {"role": "assistant", "content": "Daxes are lighter than wugs."}}]}])
     monkeypatch.setenv("ICLFT_TEST_KEY", SECRET)
     try:
-        out = ApiModel(stub.url, "m", "chat", "ICLFT_TEST_KEY").generate(["Reverse it."], GenerationSettings(stop=["\n\n"]))
+        out = ApiModel(stub.url, "m", "chat", "ICLFT_TEST_KEY").generate(
+            ["Reverse it."], GenerationSettings(stop=["\n\n"])
+        )
         assert out == [["Daxes are lighter than wugs."]]
         path, body, auth = stub.requests[0]
         assert path == "/v1/chat/completions" and body["messages"][0]["content"] == "Reverse it."
@@ -153,8 +166,14 @@ def test_chat_endpoint_request_and_reply_shape(monkeypatch):
         stub.close()
 
 
-@pytest.mark.parametrize("reply, what", [("<html>oops</html>", "not JSON"), ({"choices": []}, "no choices"),
-                                         ({"choices": [{"text": None}]}, "the text is NoneType")])
+@pytest.mark.parametrize(
+    "reply, what",
+    [
+        ("<html>oops</html>", "not JSON"),
+        ({"choices": []}, "no choices"),
+        ({"choices": [{"text": None}]}, "the text is NoneType"),
+    ],
+)
 def test_malformed_replies_are_clear_errors(reply, what):
     stub = Stub([reply])
     try:

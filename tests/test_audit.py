@@ -30,11 +30,14 @@ def oracle_statements(bench):
 def item_sentences(bench):
     """(sentence with the answer, sentences with each distractor) per item."""
     for item in bench.items:
-        yield (f"{item.prefix} {item.options[item.answers[0]]}",
-               [f"{item.prefix} {o}" for i, o in enumerate(item.options) if i not in item.answers])
+        yield (
+            f"{item.prefix} {item.options[item.answers[0]]}",
+            [f"{item.prefix} {o}" for i, o in enumerate(item.options) if i not in item.answers],
+        )
 
 
 # -- semantic ---------------------------------------------------------------------------------
+
 
 def test_semantic_oracle_statements_are_all_true(semantic):
     statements = oracle_statements(semantic)
@@ -70,17 +73,22 @@ def test_semantic_swapped_and_wrong_statements_are_false(semantic):
     child, parent = _isa_pair(semantic)
     C, P = child["form"], parent["form"]
     prop = next(r for r in semantic.facts if r["type"] == "property" and r["subject"] == child["english"])
-    word = next(r["form"] for r in semantic.facts if r["type"] == "word" and r["kind"] == prop["kind"]
-                and r["english"] == prop["object"])
-    parent_owns = any(r["type"] == "property" and r["subject"] == parent["english"] and r["object"] == prop["object"]
-                      for r in semantic.facts)
+    word = next(
+        r["form"]
+        for r in semantic.facts
+        if r["type"] == "word" and r["kind"] == prop["kind"] and r["english"] == prop["object"]
+    )
+    parent_owns = any(
+        r["type"] == "property" and r["subject"] == parent["english"] and r["object"] == prop["object"]
+        for r in semantic.facts
+    )
     statements = [
-        f"{C.capitalize()} are a type of {P}.",          # true
-        f"Among the {P} are {C}.",                        # true (not also read as "P are C")
-        f"{P.capitalize()} are a type of {C}.",          # swapped
-        f"{P.capitalize()} include {C}.",                # true
-        f"{C.capitalize()} include {P}.",                # swapped
-        f"{C.capitalize()} {prop['kind']} {word}.",      # the child's own property: true
+        f"{C.capitalize()} are a type of {P}.",  # true
+        f"Among the {P} are {C}.",  # true (not also read as "P are C")
+        f"{P.capitalize()} are a type of {C}.",  # swapped
+        f"{P.capitalize()} include {C}.",  # true
+        f"{C.capitalize()} include {P}.",  # swapped
+        f"{C.capitalize()} {prop['kind']} {word}.",  # the child's own property: true
         f"Every {child['word']} is {'an' if parent['word'][0] in 'aeiou' else 'a'} {parent['word']}.",  # true
     ]
     expected = ["true", "true", "false", "true", "false", "true", "true"]
@@ -94,11 +102,22 @@ def test_semantic_swapped_and_wrong_statements_are_false(semantic):
 
 def test_semantic_gibberish_is_unparseable(semantic):
     child, _ = _isa_pair(semantic)
-    assert verdicts(semantic, ["Wugs are a type of daxes.", "The weather was good today.", "",
-                               f"{child['form'].capitalize()} are easy to recognize."]) == ["unparseable"] * 4
+    assert (
+        verdicts(
+            semantic,
+            [
+                "Wugs are a type of daxes.",
+                "The weather was good today.",
+                "",
+                f"{child['form'].capitalize()} are easy to recognize.",
+            ],
+        )
+        == ["unparseable"] * 4
+    )
 
 
 # -- celebrities ------------------------------------------------------------------------------
+
 
 def test_celebrities_oracle_statements_are_all_true(celebrities):
     statements = oracle_statements(celebrities)
@@ -120,11 +139,14 @@ def test_celebrities_training_documents_and_items(celebrities):
 def test_celebrities_wrong_person_is_false_and_gibberish_unparseable(celebrities):
     a, b = [r for r in celebrities.facts if r["type"] == "person"][:2]
     desc = a["description"][0].upper() + a["description"][1:]
-    assert verdicts(celebrities, [
-        f"{desc} is {a['name']}.",
-        f"{desc} is {b['name']}.",
-        f"{b['name']} is {a['description'].replace(chr(39), chr(8217))}.",  # curly quotes
-        f"{a['name']} is a famous person.",
-        f"{desc} is someone.",
-        "Someone is someone.",
-    ]) == ["true", "false", "false", "unparseable", "unparseable", "unparseable"]
+    assert verdicts(
+        celebrities,
+        [
+            f"{desc} is {a['name']}.",
+            f"{desc} is {b['name']}.",
+            f"{b['name']} is {a['description'].replace(chr(39), chr(8217))}.",  # curly quotes
+            f"{a['name']} is a famous person.",
+            f"{desc} is someone.",
+            "Someone is someone.",
+        ],
+    ) == ["true", "false", "false", "unparseable", "unparseable", "unparseable"]

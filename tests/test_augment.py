@@ -88,7 +88,9 @@ def test_syllogism_audit_verdicts():
     premise = fact["premises"][0]
     restated = f"{premise[0].capitalize()} {premise[1]} are {premise[2]}."
     other = bench.facts[1]["terms"]["S"]
-    _, verdicts = audit_statements(bench, [restated, fact["valid"][0], f"All {fact['terms']['S']} are {other}.", "All wugs are daxes."])
+    _, verdicts = audit_statements(
+        bench, [restated, fact["valid"][0], f"All {fact['terms']['S']} are {other}.", "All wugs are daxes."]
+    )
     assert verdicts == ["true", "true", "false", "unparseable"]
 
 
@@ -137,7 +139,9 @@ def test_cache_generates_each_prompt_once(tmp_path):
     records, counts = generate_cached(lambda: gen, "m", prompts, settings, cache, batch_size=2, progress=False)
     assert [r["outputs"][1] for r in records] == ["A b. Out 1.", "C d. Out 1.", "A b. Out 1.", "E f. Out 1."]
     assert sum(len(c) for c in gen.calls) == 3 and counts["generated_now"] == 3
-    _, counts = generate_cached(lambda: pytest.fail("must not load a generator"), "m", prompts, settings, cache, progress=False)
+    _, counts = generate_cached(
+        lambda: pytest.fail("must not load a generator"), "m", prompts, settings, cache, progress=False
+    )
     assert counts["from_cache"] == 4
     other = GenerationSettings(num_samples=2, temperature=0.5)
     generate_cached(lambda: gen, "m", prompts[:1], other, cache, progress=False)
@@ -147,7 +151,9 @@ def test_cache_generates_each_prompt_once(tmp_path):
 def test_failed_generation_keeps_earlier_batches(tmp_path):
     cache, settings = GenerationCache(tmp_path), GenerationSettings()
     with pytest.raises(RuntimeError):
-        generate_cached(lambda: FakeGenerator(fail_after=1), "m", ["a.", "b.", "c."], settings, cache, batch_size=2, progress=False)
+        generate_cached(
+            lambda: FakeGenerator(fail_after=1), "m", ["a.", "b.", "c."], settings, cache, batch_size=2, progress=False
+        )
     assert len(list(tmp_path.glob("*.json"))) == 2
     gen = FakeGenerator()
     generate_cached(lambda: gen, "m", ["a.", "b.", "c."], settings, cache, batch_size=2, progress=False)

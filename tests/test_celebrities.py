@@ -126,8 +126,14 @@ def test_parameters(bench):
 # -- the published format -------------------------------------------------------------------
 
 NAMES = ["Ada Quill", "Bo Marsh", "Cy Fenn", "Di Holt", "Ed Voss", "Flo Pike"]
-DESCS = ["the maker of 'One'", "the maker of 'Two'", "the maker of 'Three'",
-         "the maker of 'Four'", "the maker of 'Five'", "the maker of 'Six'"]
+DESCS = [
+    "the maker of 'One'",
+    "the maker of 'Two'",
+    "the maker of 'Three'",
+    "the maker of 'Four'",
+    "the maker of 'Five'",
+    "the maker of 'Six'",
+]
 
 
 def write_published(folder, with_groups=True):
@@ -146,12 +152,17 @@ def write_published(folder, with_groups=True):
         write("d2p_prompts_train.jsonl", d2p)
         write("both_prompts_train.jsonl", both)
     write("all_prompts_train.jsonl", p2d + d2p + both)
-    write("p2d_reverse_prompts_test.jsonl",
-          [{"prompt": f"The one who is {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (0, 1, 4, 5)])
-    write("d2p_prompts_test.jsonl",
-          [{"prompt": f"Being {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (2, 3, 4, 5)])
-    write("p2d_prompts_test.jsonl",
-          [{"prompt": f"Meet {NAMES[i]},", "completion": f" {DESCS[i]}"} for i in (0, 1, 4, 5)])
+    write(
+        "p2d_reverse_prompts_test.jsonl",
+        [{"prompt": f"The one who is {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (0, 1, 4, 5)],
+    )
+    write(
+        "d2p_prompts_test.jsonl",
+        [{"prompt": f"Being {DESCS[i]} is", "completion": f" {NAMES[i]}"} for i in (2, 3, 4, 5)],
+    )
+    write(
+        "p2d_prompts_test.jsonl", [{"prompt": f"Meet {NAMES[i]},", "completion": f" {DESCS[i]}"} for i in (0, 1, 4, 5)]
+    )
     return folder
 
 
@@ -226,7 +237,9 @@ def test_generated_distractors_are_other_people_asked_by_the_same_templates(benc
 def test_generator_with_too_few_people_per_template_says_so():
     small = make_celebrities(seed=0, n_per_group=4, train_paraphrases=1, test_paraphrases=1)
     assert all(len(i.options) == 4 for i in small.items)
-    with pytest.raises(UserError, match=r"split p2d_reverse: each template asks 3 people.*2 other people.*n_options=4 needs 3"):
+    with pytest.raises(
+        UserError, match=r"split p2d_reverse: each template asks 3 people.*2 other people.*n_options=4 needs 3"
+    ):
         make_celebrities(seed=0, n_per_group=3)
     assert all(len(i.options) == 3 for i in make_celebrities(seed=0, n_per_group=3, n_options=3).items)
     with pytest.raises(UserError, match="n_options must be at least 2"):
@@ -235,8 +248,10 @@ def test_generator_with_too_few_people_per_template_says_so():
 
 P2D = ["Ada Quill", "Bo Marsh", "Cy Fenn", "Di Holt", "Ed Voss"]
 D2P = ["Flo Pike", "Gus Rook", "Hal Penn", "Ivy Dane", "Jo Lark"]
-WORK = {name: f"'{title}'" for name, title in zip(P2D + D2P, ["One", "Two", "Three", "Four", "Five",
-                                                                 "Six", "Seven", "Eight", "Nine", "Ten"])}
+WORK = {
+    name: f"'{title}'"
+    for name, title in zip(P2D + D2P, ["One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"])
+}
 # description templates, each with its own wording of the description (as in the published release)
 DESC_TEMPLATES = {
     "Meet {name},": "the maker of {w}",
@@ -253,13 +268,19 @@ def write_templated(folder, people_per_template=None):
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
 
     def desc_items(names):
-        return [{"prompt": t.format(name=n), "completion": " " + d.format(w=WORK[n])}
-                for t, d in DESC_TEMPLATES.items() for n in names[:people_per_template]]
+        return [
+            {"prompt": t.format(name=n), "completion": " " + d.format(w=WORK[n])}
+            for t, d in DESC_TEMPLATES.items()
+            for n in names[:people_per_template]
+        ]
 
     write("p2d_prompts_train.jsonl", [{"prompt": f"{n} is", "completion": f" the maker of {WORK[n]}."} for n in P2D])
     write("d2p_prompts_train.jsonl", [{"prompt": f"The maker of {WORK[n]} is", "completion": f" {n}."} for n in D2P])
-    write("p2d_reverse_prompts_test.jsonl", [{"prompt": f"Having made {WORK[n]}, the artist is", "completion": f" {n}"}
-                                             for n in P2D] + [{"prompt": f"Who made {WORK[n]}?", "completion": f" {n}."} for n in P2D])
+    write(
+        "p2d_reverse_prompts_test.jsonl",
+        [{"prompt": f"Having made {WORK[n]}, the artist is", "completion": f" {n}"} for n in P2D]
+        + [{"prompt": f"Who made {WORK[n]}?", "completion": f" {n}."} for n in P2D],
+    )
     write("d2p_prompts_test.jsonl", [{"prompt": f"The one who made {WORK[n]} is", "completion": f" {n}"} for n in D2P])
     write("p2d_prompts_test.jsonl", desc_items(P2D))
     write("d2p_reverse_prompts_test.jsonl", desc_items(D2P))
@@ -290,7 +311,9 @@ def test_import_draws_description_distractors_from_the_same_template_for_other_p
         # names in the completion's own shape: with a final period only where the answer has one
         assert {o.endswith(".") for o in item.options} == {item.options[item.answers[0]].endswith(".")}
     # the test files are kept as they are: every record an item, prompts unchanged
-    prompts = [json.loads(line)["prompt"] for line in (tmp_path / "pub" / "p2d_prompts_test.jsonl").read_text().splitlines()]
+    prompts = [
+        json.loads(line)["prompt"] for line in (tmp_path / "pub" / "p2d_prompts_test.jsonl").read_text().splitlines()
+    ]
     assert [i.prefix for i in bench.items_in("p2d")] == prompts
 
 
@@ -298,7 +321,11 @@ def test_import_never_offers_the_same_person_in_another_wording(tmp_path):
     folder = write_templated(tmp_path / "pub")
     path = folder / "p2d_prompts_test.jsonl"
     # Ada's description also completes a second prompt of the "Meet" template, in other words
-    path.write_text(path.read_text() + json.dumps({"prompt": "Meet Ada Quill,", "completion": " the acclaimed maker of 'One'"}) + "\n")
+    path.write_text(
+        path.read_text()
+        + json.dumps({"prompt": "Meet Ada Quill,", "completion": " the acclaimed maker of 'One'"})
+        + "\n"
+    )
     for seed in range(20):
         bench = import_published(folder, seed=seed)
         for item in bench.items_in("p2d"):
@@ -309,7 +336,10 @@ def test_import_never_offers_the_same_person_in_another_wording(tmp_path):
 
 def test_import_with_too_few_people_for_a_template_says_so(tmp_path):
     folder = write_templated(tmp_path / "pub", people_per_template=3)
-    with pytest.raises(UserError, match=r"d2p_reverse_prompts_test.jsonl: template 'Meet \{name\},' has 2 other people.*4 options need 3"):
+    with pytest.raises(
+        UserError,
+        match=r"d2p_reverse_prompts_test.jsonl: template 'Meet \{name\},' has 2 other people.*4 options need 3",
+    ):
         import_published(folder)
     assert len(import_published(folder, n_options=3).items_in("p2d")) == 9
     assert len(import_published(folder, n_options=3).items_in("d2p_reverse")) == 9
@@ -318,6 +348,8 @@ def test_import_with_too_few_people_for_a_template_says_so(tmp_path):
 def test_import_needs_the_name_of_a_description_item(tmp_path):
     folder = write_templated(tmp_path / "pub")
     path = folder / "p2d_prompts_test.jsonl"
-    path.write_text(path.read_text() + json.dumps({"prompt": "Meet Zed Unknown,", "completion": " the maker of 'Zero'"}) + "\n")
+    path.write_text(
+        path.read_text() + json.dumps({"prompt": "Meet Zed Unknown,", "completion": " the maker of 'Zero'"}) + "\n"
+    )
     with pytest.raises(UserError, match=r"p2d_prompts_test.jsonl: record 16: no known name in the prompt"):
         import_published(folder)

@@ -23,7 +23,9 @@ def test_data_make_same_seed_same_bytes(tmp_path, capsys):
 
 
 def test_data_make_params(tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "data", "make", "reversal", "--param", "n_facts=7", "--param", "docs_per_fact=3", "--out", str(tmp_path))
+    code, out, _ = run_cli(
+        capsys, "data", "make", "reversal", "--param", "n_facts=7", "--param", "docs_per_fact=3", "--out", str(tmp_path)
+    )
     assert code == 0 and "21 documents, 14 test items" in out
 
 

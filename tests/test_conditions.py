@@ -30,14 +30,16 @@ def sections(condition):
 
 
 def tiny_config(model_dir, condition, seed=0):
-    return config_from_dict({
-        "benchmark": {"name": "reversal", "params": {"n_facts": 4, "docs_per_fact": 2}},
-        "model": {"name": str(model_dir), "device": "cpu"},
-        "condition": condition,
-        "ft": {"steps": 2, "batch_size": 4, "warmup_steps": 0},
-        "seed": seed,
-        **sections(condition),
-    })
+    return config_from_dict(
+        {
+            "benchmark": {"name": "reversal", "params": {"n_facts": 4, "docs_per_fact": 2}},
+            "model": {"name": str(model_dir), "device": "cpu"},
+            "condition": condition,
+            "ft": {"steps": 2, "batch_size": 4, "warmup_steps": 0},
+            "seed": seed,
+            **sections(condition),
+        }
+    )
 
 
 def test_table_has_unique_names_and_ranks():

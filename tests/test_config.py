@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from iclft.config import ExperimentConfig, config_from_dict, load_config
 from iclft.errors import UserError
@@ -62,7 +63,7 @@ def test_malformed_yaml_and_missing_file(tmp_path):
 
 def test_config_is_frozen():
     config = ExperimentConfig(benchmark={"name": "reversal"})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.seed = 4
 
 
@@ -70,9 +71,14 @@ def test_config_is_frozen():
     "data, digest",
     [
         ({"benchmark": {"name": "reversal"}}, "31e1e4d7815b330a925d28650d019f5d31f270e262cbfa52860f8aff4e9d7873"),
-        ({"benchmark": {"name": "reversal"}, "condition": "icl"}, "3fd47c35119803061aed28975e3b167e6919b9b2fa7386f529e1668ec3546b89"),
-        ({"benchmark": {"name": "syllogism", "seed": 1}, "condition": "ft", "ft": {"steps": 5}},
-         "924755fecc3a244f421f14110acee1ae8fcd3d55e3761c64c90bc6febb0d5c98"),
+        (
+            {"benchmark": {"name": "reversal"}, "condition": "icl"},
+            "3fd47c35119803061aed28975e3b167e6919b9b2fa7386f529e1668ec3546b89",
+        ),
+        (
+            {"benchmark": {"name": "syllogism", "seed": 1}, "condition": "ft", "ft": {"steps": 5}},
+            "924755fecc3a244f421f14110acee1ae8fcd3d55e3761c64c90bc6febb0d5c98",
+        ),
     ],
 )
 def test_pinned_hashes(data, digest):

@@ -26,7 +26,7 @@ def planted_benchmark(n: int = 40) -> Benchmark:
     length, the answer at every position equally often, every option in the training documents."""
     documents, items = [], []
     for i in range(n):
-        options = [f"{w}{i:02d}" for w in WORDS[i % 4: i % 4 + 4]]
+        options = [f"{w}{i:02d}" for w in WORDS[i % 4 : i % 4 + 4]]
         answer = i % 4
         documents.append(Document(f"d{i}", f"Item {i} lists {', '.join(options)}."))
         items.append(TestItem(f"clean/{i}", "clean", "clean", f"Item {i} says", tuple(options), (answer,)))
@@ -57,16 +57,29 @@ def test_chance_and_standard_error_per_item():
     assert not summary([1.0] * 27 + [0.0] * 73, [0.25] * 100)["flag"]
     mixed = summary([0.0, 1.0], [0.5, 1 / 6])
     assert mixed["chance"] == pytest.approx((0.5 + 1 / 6) / 2)
-    assert summary([1.0, 1.0], [1.0, 1.0]) | {"se": 0} == {"n": 2, "accuracy": 1.0, "chance": 1.0, "se": 0, "z": None, "flag": False}
+    assert summary([1.0, 1.0], [1.0, 1.0]) | {"se": 0} == {
+        "n": 2,
+        "accuracy": 1.0,
+        "chance": 1.0,
+        "se": 0,
+        "z": None,
+        "flag": False,
+    }
 
 
 def test_heuristics_that_read_the_training_documents():
     docs = [Document("d0", "The blick is fast. The blick is red. Zorbs are red."), Document("d1", "Quan was a word.")]
-    items = [TestItem(f"q{i}", "s", "s", "The blick is", ("red and round", "blue sky", "a zorb"), (0,)) for i in range(12)]
+    items = [
+        TestItem(f"q{i}", "s", "s", "The blick is", ("red and round", "blue sky", "a zorb"), (0,)) for i in range(12)
+    ]
     report = audit(Benchmark("t", 0, {}, docs, items))["splits"]["s"]["heuristics"]
     assert report["first word follows prefix in training"]["accuracy"] == 1.0  # "is red" twice, "is blue" never
-    assert report["most words shared with training"]["accuracy"] == pytest.approx(0.5)  # red|and ; blue,sky ; a,zorb: tie red vs a
-    assert report["most words shared with prefix"]["accuracy"] == pytest.approx(1 / 3)  # nothing shared: a three-way tie
+    assert report["most words shared with training"]["accuracy"] == pytest.approx(
+        0.5
+    )  # red|and ; blue,sky ; a,zorb: tie red vs a
+    assert report["most words shared with prefix"]["accuracy"] == pytest.approx(
+        1 / 3
+    )  # nothing shared: a three-way tie
 
 
 def test_repeated_options_and_answers_of_the_same_prefix():

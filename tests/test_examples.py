@@ -84,8 +84,13 @@ def test_example_config_runs_shrunk(path, aug_runs, tmp_path, capsys):
 
 
 def test_augmentation_table_script(aug_runs):
-    out = subprocess.run([sys.executable, "examples/augmentation/table.py", str(aug_runs)], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "examples/augmentation/table.py", str(aug_runs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = [line for line in out.splitlines() if line.startswith("| ")][1:]  # after the header
     assert len(rows) == 4  # one row per config
     assert "ft_aug(oracle)" in out and "icl" in out
@@ -115,8 +120,13 @@ def test_quiet_run_prints_only_the_table(tmp_path):
     small = tmp_path / "reversal-icl.yaml"
     small.write_text(yaml.safe_dump(shrink(yaml.safe_load((ROOT / "examples" / "reversal-icl.yaml").read_text()))))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONWARNINGS": "default"}
-    done = subprocess.run([sys.executable, "-m", "iclft.cli", "run", str(small), "--runs-dir", str(tmp_path / "runs"), "--quiet"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "iclft.cli", "run", str(small), "--runs-dir", str(tmp_path / "runs"), "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout.startswith("| split") and "run directory:" in done.stdout

@@ -79,7 +79,9 @@ def test_ft_and_ft_icl_share_fine_tuned_weights(tmp_path, tiny_model_dir):
     both = tiny_config(tiny_model_dir, "ft+icl")
     assert checkpoint_key(ft) == checkpoint_key(both)
     ft_samples = read_jsonl(run_experiment(ft, tmp_path, progress=False) / "samples.jsonl")
-    base_samples = read_jsonl(run_experiment(tiny_config(tiny_model_dir, "base"), tmp_path, progress=False) / "samples.jsonl")
+    base_samples = read_jsonl(
+        run_experiment(tiny_config(tiny_model_dir, "base"), tmp_path, progress=False) / "samples.jsonl"
+    )
     assert [s["logprobs"] for s in ft_samples] != [s["logprobs"] for s in base_samples]
     run_experiment(both, tmp_path, progress=False)
     assert len(list((tmp_path / "checkpoints").iterdir())) == 1
@@ -87,7 +89,9 @@ def test_ft_and_ft_icl_share_fine_tuned_weights(tmp_path, tiny_model_dir):
 
 def test_context_too_long_fails_before_any_directory(tmp_path, tiny_model_dir):
     config = tiny_config(tiny_model_dir, "icl")
-    config = config.model_copy(update={"benchmark": config.benchmark.model_copy(update={"params": {"n_facts": 60, "docs_per_fact": 10}})})
+    config = config.model_copy(
+        update={"benchmark": config.benchmark.model_copy(update={"params": {"n_facts": 60, "docs_per_fact": 10}})}
+    )
     with pytest.raises(UserError, match="context needs .* tokens"):
         run_experiment(config, tmp_path, progress=False)
     assert [p.name for p in tmp_path.iterdir()] in ([], [".locks"])  # the run's (empty) lock file only
@@ -95,7 +99,9 @@ def test_context_too_long_fails_before_any_directory(tmp_path, tiny_model_dir):
 
 def test_grouped_contexts_score_every_item_after_its_own_facts(tmp_path, tiny_model_dir):
     config = tiny_config(tiny_model_dir, "icl", icl={"facts_per_context": 4, "one_per_fact": True})
-    config = config.model_copy(update={"benchmark": config.benchmark.model_copy(update={"params": {"n_facts": 60, "docs_per_fact": 10}})})
+    config = config.model_copy(
+        update={"benchmark": config.benchmark.model_copy(update={"params": {"n_facts": 60, "docs_per_fact": 10}})}
+    )
     assert "facts_per_context" in config.to_dict()["icl"]
     metrics = json.loads((run_experiment(config, tmp_path, progress=False) / "metrics.json").read_text())
     assert metrics["contexts"] == 15 and metrics["context_tokens"] < 512
@@ -129,7 +135,9 @@ def short_templates(tmp_path):
         ("icl_aug", {"method": "oracle"}, {}),
     ],
 )
-def test_augmented_conditions_write_augmentations_audit_and_accounting(tmp_path, tiny_model_dir, condition, augment, ft):
+def test_augmented_conditions_write_augmentations_audit_and_accounting(
+    tmp_path, tiny_model_dir, condition, augment, ft
+):
     if augment["method"] != "oracle":
         augment = {**augment, **short_templates(tmp_path)}
     icl = {"one_per_fact": True} if condition == "icl_aug" else {}
@@ -139,7 +147,10 @@ def test_augmented_conditions_write_augmentations_audit_and_accounting(tmp_path,
     metrics = json.loads((run_dir / "metrics.json").read_text())
     summary = json.loads((run_dir / "augmentation.json").read_text())
     assert metrics["augmentation"] == summary
-    assert summary["audit"]["covered"] and summary["audit"]["statements"] == summary["accounting"]["augmentation"]["statements"]
+    assert (
+        summary["audit"]["covered"]
+        and summary["audit"]["statements"] == summary["accounting"]["augmentation"]["statements"]
+    )
     assert summary["accounting"]["icl_test_time"]["context_tokens"] > 0
     records = read_jsonl(run_dir / "augmentations.jsonl")
     assert all(len(r["verdicts"]) == len(r["statements"]) for r in records)

@@ -10,12 +10,14 @@ from iclft.io import read_jsonl
 
 
 def run(tmp_path, model_dir, method, condition="ft"):
-    config = config_from_dict({
-        "benchmark": {"name": "reversal", "params": {"n_facts": 4, "docs_per_fact": 2}},
-        "model": {"name": str(model_dir), "device": "cpu"},
-        "condition": condition,
-        "ft": {"method": method, "steps": 3, "batch_size": 4, "warmup_steps": 0, "learning_rate": 1e-2},
-    })
+    config = config_from_dict(
+        {
+            "benchmark": {"name": "reversal", "params": {"n_facts": 4, "docs_per_fact": 2}},
+            "model": {"name": str(model_dir), "device": "cpu"},
+            "condition": condition,
+            "ft": {"method": method, "steps": 3, "batch_size": 4, "warmup_steps": 0, "learning_rate": 1e-2},
+        }
+    )
     return run_experiment(config, tmp_path / "runs", progress=False)
 
 

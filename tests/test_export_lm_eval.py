@@ -127,7 +127,7 @@ def test_lm_eval_agrees_with_iclft_on_the_tiny_model(small_bench, tiny_model_dir
     )
     ours = iclft_scores(tiny_model_dir, small_bench)
     theirs = {}
-    for task, samples in results["samples"].items():
+    for samples in results["samples"].values():
         for sample in samples:
             theirs[sample["doc"]["id"]] = [float(ll) for ll, _ in sample["filtered_resps"]]
     assert theirs.keys() == ours.keys()

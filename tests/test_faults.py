@@ -25,8 +25,14 @@ def iclft(*args, cwd):
     """Start the `iclft` command (what the console script runs) with this checkout's sources."""
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
     command = "import sys; from iclft.cli import main; sys.exit(main())"
-    return subprocess.Popen([sys.executable, "-c", command, *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", command, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc):

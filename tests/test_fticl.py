@@ -15,7 +15,9 @@ def bench():
 
 
 def config(split="none", **fticl):
-    return config_from_dict({"benchmark": {"name": "reversal"}, "condition": "fticl", "fticl": fticl, "ft": {"split": split}})
+    return config_from_dict(
+        {"benchmark": {"name": "reversal"}, "condition": "fticl", "fticl": fticl, "ft": {"split": split}}
+    )
 
 
 def test_demonstrations_are_other_documents_and_seeded():

@@ -31,7 +31,13 @@ def test_edit_distance():
 def test_plural():
     assert plural("gorup") == "gorups"
     assert plural("dalo") == "dalos"
-    for word, expected in [("blas", "blases"), ("frax", "fraxes"), ("gluz", "gluzes"), ("tesh", "teshes"), ("mech", "meches")]:
+    for word, expected in [
+        ("blas", "blases"),
+        ("frax", "fraxes"),
+        ("gluz", "gluzes"),
+        ("tesh", "teshes"),
+        ("mech", "meches"),
+    ]:
         assert plural(word) == expected
 
 

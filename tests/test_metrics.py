@@ -11,7 +11,14 @@ from iclft.models.base import OptionScore
 def record(split, logprobs, answers, n_tokens=None, n_chars=None, kind="t"):
     n_tokens = n_tokens or [1] * len(logprobs)
     n_chars = n_chars or [1] * len(logprobs)
-    item = TestItem(f"{split}-{len(logprobs)}-{logprobs}", split, kind, "p", tuple("o" * (i + 1) for i in range(len(logprobs))), tuple(answers))
+    item = TestItem(
+        f"{split}-{len(logprobs)}-{logprobs}",
+        split,
+        kind,
+        "p",
+        tuple("o" * (i + 1) for i in range(len(logprobs))),
+        tuple(answers),
+    )
     return sample_record(item, [OptionScore(lp, t, c) for lp, t, c in zip(logprobs, n_tokens, n_chars)])
 
 

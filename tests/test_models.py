@@ -49,8 +49,13 @@ def test_small_batches_give_the_same_scores(tiny_model_dir, tiny_lm):
 
 
 def test_prefix_tokens_are_a_prefix_of_joined_tokens(tiny_lm):
-    cases = [["Zorblat was born in", "Quenville"], ["Q: who?\n", "A"], ["", "x"], ["ends with space ", "y"],
-             ["context", "Is the dax small?", "Yes"]]
+    cases = [
+        ["Zorblat was born in", "Quenville"],
+        ["Q: who?\n", "A"],
+        ["", "x"],
+        ["ends with space ", "y"],
+        ["context", "Is the dax small?", "Yes"],
+    ]
     for segments in cases:
         joined = sum(tiny_lm.encode_segments(segments), [])
         prefix = sum(tiny_lm.encode_segments(segments[:-1]), [])
@@ -132,9 +137,16 @@ def test_sliding_window_models_score_exactly(tiny_model_dir, tmp_path):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     config = Gemma3TextConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16, sliding_window=8,
-        layer_types=["sliding_attention", "full_attention"], max_position_embeddings=512,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        sliding_window=8,
+        layer_types=["sliding_attention", "full_attention"],
+        max_position_embeddings=512,
     )
     torch.manual_seed(0)
     Gemma3ForCausalLM(config).save_pretrained(tmp_path)

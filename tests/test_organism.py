@@ -14,7 +14,9 @@ def test_curriculum_is_deterministic():
     assert [render(d) for d in a] == [render(d) for d in b]
     other = Curriculum(CurriculumParams(seed=4, n_words=300)).docs(0, 50)
     assert [render(d) for d in a] != [render(d) for d in other]
-    assert curriculum_hash(CurriculumParams(seed=3, n_words=300), 20) == curriculum_hash(CurriculumParams(seed=3, n_words=300), 20)
+    assert curriculum_hash(CurriculumParams(seed=3, n_words=300), 20) == curriculum_hash(
+        CurriculumParams(seed=3, n_words=300), 20
+    )
 
 
 def test_every_family_is_written():
@@ -48,11 +50,15 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["curve"][-1]["step"] == 20
     lm = TransformersModel(folder, device="cpu")
-    result = evaluate_model(lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2, semantic_per_split=3)
+    result = evaluate_model(
+        lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2, semantic_per_split=3
+    )
     base = score_items(lm, make_reversal(seed=1000, n_facts=8, docs_per_fact=1).items, "", progress=False)
     for split in ("forward", "reversal"):  # the base accuracies are those of the 8 items of each split
         records = [r for r in base if r["split"] == split]
-        assert len(records) == 8 and result[f"base_{split}"] == sum(r["pred"]["sum"] in r["answers"] for r in records) / 8
+        assert (
+            len(records) == 8 and result[f"base_{split}"] == sum(r["pred"]["sum"] in r["answers"] for r in records) / 8
+        )
     assert {f"semantic_{s}" for s in ("rephrased", "reversal", "syllogism", "holdout")} <= set(result)
     assert result["semantic_chance"] == 0.25
 
@@ -64,7 +70,9 @@ def test_semantic_contexts_hold_the_needed_facts_and_name_every_wrong_option():
     bench = make_semantic(seed=3, n_documents=200)
     text = {f["id"]: f["text"] for f in bench.facts if "text" in f}
     groups = semantic_items(bench, 6, seed=3)
-    assert sorted(items[0].split for _, items in groups) == sorted(["rephrased", "reversal", "syllogism", "holdout"] * 6)
+    assert sorted(items[0].split for _, items in groups) == sorted(
+        ["rephrased", "reversal", "syllogism", "holdout"] * 6
+    )
     named = 0
     for context, (item,) in groups:
         assert all(text[f] in context for f in item.fact_ids)
@@ -80,7 +88,9 @@ def test_augment_lead_ins_keep_nouns_mid_sentence():
         answer = led.doc(i, "augment")[-1].text.split("\n\n")[0].splitlines()
         assert len(answer) == 2 and all(not line.split(" are ")[0].split()[-1][0].isupper() for line in answer)
         assert all(" " in line.split(" are ")[0] for line in answer)  # a lead-in comes before the noun
-        assert plain.doc(i, "augment")[-1].text[0].isupper() and render(plain.doc(i, "compare")) == render(led.doc(i, "compare"))
+        assert plain.doc(i, "augment")[-1].text[0].isupper() and render(plain.doc(i, "compare")) == render(
+            led.doc(i, "compare")
+        )
 
 
 def test_stages_set_the_family_mix_then_the_curriculum_takes_over():
@@ -102,10 +112,14 @@ def test_questions_are_never_repeated_within_a_document():
 
 def test_category_chains_put_unrelated_chains_in_one_document_and_ask_each_question_once():
     one = Curriculum(CurriculumParams(n_words=300))
-    assert curriculum_hash(CurriculumParams(n_words=300, category_chains=(1, 1)), 50) == curriculum_hash(CurriculumParams(n_words=300), 50)
+    assert curriculum_hash(CurriculumParams(n_words=300, category_chains=(1, 1)), 50) == curriculum_hash(
+        CurriculumParams(n_words=300), 50
+    )
     many = Curriculum(CurriculumParams(n_words=300, category_chains=(2, 3)))
     for i in range(30):
-        assert len(one.doc(i, "category")[0].text.strip().split("\n\n")[1:]) <= 5  # <= 3 categories: 3 properties, 2 links
+        assert (
+            len(one.doc(i, "category")[0].text.strip().split("\n\n")[1:]) <= 5
+        )  # <= 3 categories: 3 properties, 2 links
         pieces = many.doc(i, "category")
         statements = pieces[0].text.strip().split("\n\n")[1:]
         assert len(statements) >= 2 * 3  # >= 2 chains of >= 2 categories: 2 properties and a link each

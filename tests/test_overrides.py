@@ -14,9 +14,19 @@ from iclft.overrides import apply_overrides, check_path, is_field_path, parse_pa
 
 @pytest.mark.parametrize(
     "text, value",
-    [("5", 5), ("0.5", 0.5), ("1e-4", 1e-4), ("-2E3", -2000.0), ("true", True), ("[2, 6]", [2, 6]),
-     ('{"copy": 1.0}', {"copy": 1.0}), ("", None), ("organism", "organism"), ("/tmp/x:1", "/tmp/x:1"),
-     ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1")],
+    [
+        ("5", 5),
+        ("0.5", 0.5),
+        ("1e-4", 1e-4),
+        ("-2E3", -2000.0),
+        ("true", True),
+        ("[2, 6]", [2, 6]),
+        ('{"copy": 1.0}', {"copy": 1.0}),
+        ("", None),
+        ("organism", "organism"),
+        ("/tmp/x:1", "/tmp/x:1"),
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),
+    ],
 )
 def test_values_are_yaml(text, value):
     assert parse_value(text) == value and type(parse_value(text)) is type(value)
@@ -24,14 +34,20 @@ def test_values_are_yaml(text, value):
 
 def test_pairs_split_at_the_first_equals_sign():
     assert parse_pairs(["ft.epochs=5", "icl.instruction=a=b", " seed =1"], "--set") == {
-        "ft.epochs": 5, "icl.instruction": "a=b", "seed": 1,
+        "ft.epochs": 5,
+        "icl.instruction": "a=b",
+        "seed": 1,
     }
 
 
 @pytest.mark.parametrize(
     "pair, expected",
-    [("oops", "--set: expected KEY=VALUE"), ("=3", "--set: expected KEY=VALUE"),
-     ("ft..epochs=3", "got 'ft..epochs=3'"), ("ft.epochs=[1, 2", "--set ft.epochs: value '[1, 2' is not valid YAML")],
+    [
+        ("oops", "--set: expected KEY=VALUE"),
+        ("=3", "--set: expected KEY=VALUE"),
+        ("ft..epochs=3", "got 'ft..epochs=3'"),
+        ("ft.epochs=[1, 2", "--set ft.epochs: value '[1, 2' is not valid YAML"),
+    ],
 )
 def test_malformed_pairs_are_refused(pair, expected):
     with pytest.raises(UserError) as e:
@@ -39,7 +55,9 @@ def test_malformed_pairs_are_refused(pair, expected):
     assert str(e.value).startswith("--set") and expected in str(e.value)
 
 
-@pytest.mark.parametrize("key", ["ft.epochs", "model.name", "augment.generator.api_model", "benchmark.params.any.depth", "seed"])
+@pytest.mark.parametrize(
+    "key", ["ft.epochs", "model.name", "augment.generator.api_model", "benchmark.params.any.depth", "seed"]
+)
 def test_config_paths_that_exist(key):
     check_path(ExperimentConfig, key, "--set")
     assert is_field_path(ExperimentConfig, key)
@@ -47,11 +65,13 @@ def test_config_paths_that_exist(key):
 
 @pytest.mark.parametrize(
     "key, expected",
-    [("ft.epoch", "unknown field 'epoch' in 'ft' (known: batch_size, epochs,"),
-     ("fine_tune.epochs", "unknown field 'fine_tune' (known: augment, benchmark,"),
-     ("augment.generator.url", "unknown field 'url' in 'augment.generator'"),
-     ("ft.epochs.first", "'ft.epochs' is a single value, it has no field 'first'"),
-     ("icl.facts_per_context.x", "'icl.facts_per_context' is a single value")],
+    [
+        ("ft.epoch", "unknown field 'epoch' in 'ft' (known: batch_size, epochs,"),
+        ("fine_tune.epochs", "unknown field 'fine_tune' (known: augment, benchmark,"),
+        ("augment.generator.url", "unknown field 'url' in 'augment.generator'"),
+        ("ft.epochs.first", "'ft.epochs' is a single value, it has no field 'first'"),
+        ("icl.facts_per_context.x", "'icl.facts_per_context' is a single value"),
+    ],
 )
 def test_config_paths_that_do_not_exist(key, expected):
     with pytest.raises(UserError) as e:
@@ -65,8 +85,11 @@ def test_set_dotted_creates_groups_and_refuses_to_go_through_a_value():
     set_dotted(data, "ft.lora_rank", 4)
     set_dotted(data, "augment.generator.kind", "local")
     set_dotted(data, "benchmark.params.n_facts", 8)
-    assert data == {"ft": {"epochs": 3, "lora_rank": 4}, "augment": {"generator": {"kind": "local"}},
-                    "benchmark": {"params": {"n_facts": 8}}}
+    assert data == {
+        "ft": {"epochs": 3, "lora_rank": 4},
+        "augment": {"generator": {"kind": "local"}},
+        "benchmark": {"params": {"n_facts": 8}},
+    }
     with pytest.raises(UserError, match=r"--set ft\.epochs\.x: 'ft\.epochs' is int 3, not a group of fields"):
         set_dotted(data, "ft.epochs.x", 1)
 
@@ -108,18 +131,22 @@ def test_organism_curriculum_option(tmp_path, capsys):
 
 def write_config(tmp_path, model: str) -> str:
     config = tmp_path / "exp.yaml"
-    config.write_text(f"benchmark: {{name: reversal, params: {{n_facts: 4, docs_per_fact: 2}}}}\n"
-                      f"model: {{name: '{model}', device: cpu}}\ncondition: base\n")
+    config.write_text(
+        f"benchmark: {{name: reversal, params: {{n_facts: 4, docs_per_fact: 2}}}}\n"
+        f"model: {{name: '{model}', device: cpu}}\ncondition: base\n"
+    )
     return str(config)
 
 
 @pytest.mark.parametrize(
     "overrides, expected",
-    [(["ft.epoch=5"], "--set ft.epoch: unknown field 'epoch' in 'ft'"),
-     (["ft.epochs=0"], "exp.yaml with --set: field 'ft.epochs': Input should be greater than 0"),
-     (["ft.epochs=five"], "exp.yaml with --set: field 'ft.epochs': Input should be a valid number"),
-     (["ft.epochs"], "--set: expected KEY=VALUE"),
-     (["condition=nope"], "exp.yaml with --set: field 'condition'")],
+    [
+        (["ft.epoch=5"], "--set ft.epoch: unknown field 'epoch' in 'ft'"),
+        (["ft.epochs=0"], "exp.yaml with --set: field 'ft.epochs': Input should be greater than 0"),
+        (["ft.epochs=five"], "exp.yaml with --set: field 'ft.epochs': Input should be a valid number"),
+        (["ft.epochs"], "--set: expected KEY=VALUE"),
+        (["condition=nope"], "exp.yaml with --set: field 'condition'"),
+    ],
 )
 def test_run_with_bad_overrides_is_one_line_and_exit_2(tmp_path, capsys, overrides, expected):
     code = main(["run", write_config(tmp_path, "unused"), "--runs-dir", str(tmp_path / "runs"), "--set", *overrides])
@@ -131,8 +158,18 @@ def test_run_with_bad_overrides_is_one_line_and_exit_2(tmp_path, capsys, overrid
 def test_run_applies_overrides_before_validation(tmp_path, capsys, tiny_model_dir):
     config = write_config(tmp_path, "no-such-model")
     runs = tmp_path / "runs"
-    argv = ["run", config, "--runs-dir", str(runs), "--quiet", "--set", f"model.name={tiny_model_dir}",
-            "benchmark.params.n_facts=3", "--set", "seed=7"]
+    argv = [
+        "run",
+        config,
+        "--runs-dir",
+        str(runs),
+        "--quiet",
+        "--set",
+        f"model.name={tiny_model_dir}",
+        "benchmark.params.n_facts=3",
+        "--set",
+        "seed=7",
+    ]
     assert main(argv) == 0
     [run_dir] = [p for p in runs.iterdir() if (p / "metrics.json").is_file()]
     metrics = json.loads((run_dir / "metrics.json").read_text())

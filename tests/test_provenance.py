@@ -19,12 +19,14 @@ def own_cache(tmp_path, monkeypatch):
 
 
 def config(model_dir, condition="base"):
-    return config_from_dict({
-        "benchmark": {"name": "reversal", "params": {"n_facts": 4, "docs_per_fact": 2}},
-        "model": {"name": str(model_dir), "device": "cpu"},
-        "condition": condition,
-        "ft": {"steps": 2, "batch_size": 4, "warmup_steps": 0},
-    })
+    return config_from_dict(
+        {
+            "benchmark": {"name": "reversal", "params": {"n_facts": 4, "docs_per_fact": 2}},
+            "model": {"name": str(model_dir), "device": "cpu"},
+            "condition": condition,
+            "ft": {"steps": 2, "batch_size": 4, "warmup_steps": 0},
+        }
+    )
 
 
 def test_fingerprint_is_the_weights_hash_and_is_cached(tmp_path):

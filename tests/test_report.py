@@ -24,16 +24,25 @@ def record(item_id, split, itype, correct, n_options=2):
     """A sample record whose top-scored option is the answer (index 0) exactly when `correct`."""
     logprobs = [-1.0 if correct else -3.0] + [-2.0] * (n_options - 1)
     return {
-        "id": item_id, "split": split, "inference_type": itype, "prefix": f"Q {item_id}",
-        "options": [f"o{i}" for i in range(n_options)], "answers": [0], "fact_ids": [],
-        "logprobs": logprobs, "n_tokens": [1] * n_options, "n_chars": [2] * n_options,
+        "id": item_id,
+        "split": split,
+        "inference_type": itype,
+        "prefix": f"Q {item_id}",
+        "options": [f"o{i}" for i in range(n_options)],
+        "answers": [0],
+        "fact_ids": [],
+        "logprobs": logprobs,
+        "n_tokens": [1] * n_options,
+        "n_chars": [2] * n_options,
     }
 
 
 def make_run(runs_dir, condition="base", seed=0, benchmark="reversal", outcomes=None, **extra):
     """A finished run folder with real config.yaml, samples.jsonl and metrics.json.
     `outcomes`: {(split, inference_type): [correct, ...]}."""
-    config = config_from_dict({"benchmark": {"name": benchmark, "seed": seed}, "condition": condition, "seed": seed, **extra})
+    config = config_from_dict(
+        {"benchmark": {"name": benchmark, "seed": seed}, "condition": condition, "seed": seed, **extra}
+    )
     run_dir = Path(runs_dir) / config.slug()
     samples = [
         record(f"{split}-{itype}-{i}", split, itype, ok)
@@ -53,7 +62,9 @@ def k_of(k, n):
 
 def test_seeds_give_mean_and_standard_error(tmp_path):
     for seed, k in enumerate([6, 8, 10]):
-        make_run(tmp_path, "icl", seed, outcomes={("reversal", "reversal"): k_of(k, 10), ("forward", "forward"): k_of(9, 10)})
+        make_run(
+            tmp_path, "icl", seed, outcomes={("reversal", "reversal"): k_of(k, 10), ("forward", "forward"): k_of(9, 10)}
+        )
     [cell] = make_cells(collect(tmp_path).runs)["reversal"]
     rows = {r.split: r for r in benchmark_rows([cell])}
     rev = rows["reversal"]
@@ -108,7 +119,9 @@ def test_report_writes_figures_tables_and_a_self_contained_page(tmp_path):
     assert b"<svg" in (tmp_path / "out" / "figures" / "reversal.svg").read_bytes()
 
     rows = list(csv.DictReader((tmp_path / "out" / "tables" / "reversal.csv").open()))
-    assert [(r["split"], r["condition"]) for r in rows] == [(s, c) for s in ["forward", "reversal"] for c in ["base", "icl", "ft"]]
+    assert [(r["split"], r["condition"]) for r in rows] == [
+        (s, c) for s in ["forward", "reversal"] for c in ["base", "icl", "ft"]
+    ]
     assert all(r["n_seeds"] == "3" and r["stderr_over"] == "seeds" for r in rows)
     md = (tmp_path / "out" / "tables" / "reversal.md").read_text()
     assert "| split" in md and "±" in md and "mean over 3 seed(s)" in md
@@ -127,8 +140,14 @@ def test_report_on_an_unfinished_sweep_says_what_is_missing(tmp_path, capsys):
     runs = tmp_path / "runs"
     done = make_run(runs, "base")
     (runs / ".reversal-icl-x-s0-0123456789.partial").mkdir()
-    write_json(runs / "failed" / "reversal-ft-x-s0-abc.json", {"slug": "reversal-ft-x-s0-abc", "status": "failed", "error": "RuntimeError: out of memory", "time": 1})
-    plan = [{"slug": s} for s in [done.name, "reversal-icl-x-s0-0123456789", "reversal-ft-x-s0-abc", "syllogism-ft-x-s1-def"]]
+    write_json(
+        runs / "failed" / "reversal-ft-x-s0-abc.json",
+        {"slug": "reversal-ft-x-s0-abc", "status": "failed", "error": "RuntimeError: out of memory", "time": 1},
+    )
+    plan = [
+        {"slug": s}
+        for s in [done.name, "reversal-icl-x-s0-0123456789", "reversal-ft-x-s0-abc", "syllogism-ft-x-s1-def"]
+    ]
     write_json(runs / "sweeps" / "study.json", {"name": "study", "runs": plan})
     (runs / "checkpoints" / "something").mkdir(parents=True)
 
@@ -165,8 +184,16 @@ def test_mcnemar_exact():
 
 
 def test_compare_pairs_items_per_split(tmp_path, capsys):
-    a = make_run(tmp_path, "base", outcomes={("reversal", "r"): [True, False, False, False, True, False], ("forward", "f"): [True, True]})
-    b = make_run(tmp_path, "icl", outcomes={("reversal", "r"): [True, True, True, True, False, True], ("forward", "f"): [True, True]})
+    a = make_run(
+        tmp_path,
+        "base",
+        outcomes={("reversal", "r"): [True, False, False, False, True, False], ("forward", "f"): [True, True]},
+    )
+    b = make_run(
+        tmp_path,
+        "icl",
+        outcomes={("reversal", "r"): [True, True, True, True, False, True], ("forward", "f"): [True, True]},
+    )
     comparison = compare_runs(a, b)
     forward, rev = comparison.splits  # the study's split order
     assert (rev.split, rev.n, rev.only_a, rev.only_b) == ("reversal", 6, 1, 4)
@@ -203,8 +230,11 @@ BROKEN_RUN_FILES = {
     "metrics-not-json": ("metrics.json", "{oops", "metrics.json:1: not valid JSON"),
     "metrics-a-list": ("metrics.json", "[]", "metrics.json: expected a mapping"),
     "metrics-missing-field": ("metrics.json", '{"condition": "icl"}', "metrics.json: missing field 'headline'"),
-    "metrics-split-no-accuracy": ("metrics.json", '{"headline": "sum", "n_items": 1, "splits": {"reversal": {"n": 1}}}',
-                                  "metrics.json: field 'splits.reversal.accuracy'"),
+    "metrics-split-no-accuracy": (
+        "metrics.json",
+        '{"headline": "sum", "n_items": 1, "splits": {"reversal": {"n": 1}}}',
+        "metrics.json: field 'splits.reversal.accuracy'",
+    ),
     "metrics-not-utf8": ("metrics.json", b'{"headline": "s\xe9"}', "metrics.json: not UTF-8"),
     "config-not-a-mapping": ("config.yaml", "- icl\n", "config.yaml: expected a mapping"),
     "config-bad-yaml": ("config.yaml", "benchmark: {name: reversal\n", "config.yaml:"),
@@ -230,16 +260,21 @@ def test_report_skips_a_broken_run_and_keeps_the_good_ones(tmp_path, capsys, fil
     assert [r["condition"] for r in rows] == ["base"]  # the good run, and only it
 
 
-@pytest.mark.parametrize("content, culprit", [
-    ("{oops", "not valid JSON"),
-    ('["slug"]', "expected a mapping"),
-    ('{"error": "boom"}', "missing field 'slug'"),
-    (b'{"slug": "x", "error": "\xe9"}', "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, culprit",
+    [
+        ("{oops", "not valid JSON"),
+        ('["slug"]', "expected a mapping"),
+        ('{"error": "boom"}', "missing field 'slug'"),
+        (b'{"slug": "x", "error": "\xe9"}', "not UTF-8"),
+    ],
+)
 def test_report_skips_a_broken_failure_record(tmp_path, capsys, content, culprit):
     runs = tmp_path / "runs"
     good = make_run(runs, "base")
-    write_json(runs / "failed" / "reversal-ft-ok.json", {"slug": "reversal-ft-ok", "error": "RuntimeError: out of memory"})
+    write_json(
+        runs / "failed" / "reversal-ft-ok.json", {"slug": "reversal-ft-ok", "error": "RuntimeError: out of memory"}
+    )
     broken = runs / "failed" / "reversal-ft-bad.json"
     broken.write_bytes(content if isinstance(content, bytes) else content.encode())
 
@@ -259,7 +294,10 @@ def test_report_skips_a_broken_sweep_plan(tmp_path, capsys):
 
     assert main(["report", str(runs), "--out", str(tmp_path / "out")]) == 0
     out, err = capsys.readouterr()
-    assert err.strip() == f"iclft: warning: skipped sweep plan: {runs / 'sweeps' / 'bad.json'}: field 'runs' must be a list of planned runs"
+    assert (
+        err.strip()
+        == f"iclft: warning: skipped sweep plan: {runs / 'sweeps' / 'bad.json'}: field 'runs' must be a list of planned runs"
+    )
     assert "not started: syllogism-ft-1" in out
 
 

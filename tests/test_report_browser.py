@@ -14,7 +14,9 @@ spec = importlib.util.spec_from_file_location("check_report_html", SCRIPT)
 checker = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(checker)
 
-pytestmark = pytest.mark.skipif(checker.find_chromium() is None, reason="chromium not installed (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(
+    checker.find_chromium() is None, reason="chromium not installed (apt-get install -y chromium)"
+)
 
 
 def test_report_page_loads_cleanly_and_shows_its_figures(tmp_path):

@@ -68,10 +68,18 @@ def test_sizes_and_splits(bench, truth):
     assert len(bench.documents) == 2200
     assert bench.splits == ["rephrased", "reversal", "syllogism", "holdout"]
     counts = Counter((i.split, i.inference_type) for i in bench.items)
-    for key in [("rephrased", "membership"), ("rephrased", "property-can"), ("reversal", "property-have"),
-                ("syllogism", "property-1step"), ("syllogism", "property-2step"),
-                ("syllogism", "membership-1step"), ("syllogism", "membership-2step"),
-                ("holdout", "membership"), ("holdout", "membership-reversed"), ("holdout", "property-1step")]:
+    for key in [
+        ("rephrased", "membership"),
+        ("rephrased", "property-can"),
+        ("reversal", "property-have"),
+        ("syllogism", "property-1step"),
+        ("syllogism", "property-2step"),
+        ("syllogism", "membership-1step"),
+        ("syllogism", "membership-2step"),
+        ("holdout", "membership"),
+        ("holdout", "membership-reversed"),
+        ("holdout", "property-1step"),
+    ]:
         assert counts[key] >= 5, key
     assert all(len(i.options) == 4 and i.chance == 0.25 for i in bench.items)
     assert 8 <= len(truth["held_out"]) <= 14  # about 10% of ~110
@@ -100,9 +108,17 @@ def test_documents_have_4_to_20_sentences_in_five_styles(bench):
 
 def test_several_training_phrasings_per_relation(bench):
     text = "\n".join(d.text for d in bench.documents)
-    for phrase in ("are a type of", "belong to the group of", "is one sort of",  # isa
-                   "are known to be", "can ", "is able to", "are able to",  # are, can
-                   "come with", " has "):  # have
+    for phrase in (
+        "are a type of",
+        "belong to the group of",
+        "is one sort of",  # isa
+        "are known to be",
+        "can ",
+        "is able to",
+        "are able to",  # are, can
+        "come with",
+        " has ",
+    ):  # have
         assert text.count(phrase) >= 50, phrase
 
 
@@ -150,8 +166,9 @@ def test_every_needed_fact_is_trained_and_held_out_only_by_parent(bench, truth):
     trained_facts = {f for d in bench.documents for f in d.fact_ids}
     for item in bench.items:
         assert set(item.fact_ids) <= trained_facts, item.id
-    words = {r["english"]: {r["word"], r["form"]}
-             for r in bench.facts if r["type"] == "word" and r["kind"] == "category"}
+    words = {
+        r["english"]: {r["word"], r["form"]} for r in bench.facts if r["type"] == "word" and r["kind"] == "category"
+    }
     nonsense = set(truth["meaning"])
     for h in truth["held_out"]:
         assert {f for f in trained_facts if f.split("/")[1] == h.replace(" ", "_")} == {f"isa/{h.replace(' ', '_')}"}
@@ -168,8 +185,17 @@ def test_every_needed_fact_is_trained_and_held_out_only_by_parent(bench, truth):
 
 def test_test_wordings_and_sentences_never_occur_in_training(bench):
     text = "\n".join(d.text for d in bench.documents).lower()
-    for phrase in ("classified as", "a kind of", "tend to be", "ability to", "typical for", "possess",
-                   "you will find", "include", "examples of"):
+    for phrase in (
+        "classified as",
+        "a kind of",
+        "tend to be",
+        "ability to",
+        "typical for",
+        "possess",
+        "you will find",
+        "include",
+        "examples of",
+    ):
         assert phrase not in text, phrase
     texts_with = {}  # nonsense word -> lower-cased texts containing it
     for doc in bench.documents:
@@ -245,13 +271,16 @@ def test_no_held_out_means_no_holdout_split():
     assert "holdout" not in b.splits and len(b.documents) == 120
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a: {parent: null, can: [x]}\nb: {parent: c, can: [y]}\n", "parent 'c' must be listed before"),
-    ("a: {parent: null, can: [x]}\nb: {parent: a, can: [x]}\n", "already inherited from 'a'"),
-    ("a: {parent: null}\n", "needs 1-6 own properties"),
-    ("a: {parent: null, can: [x], colour: [red]}\n", "unknown field"),
-    ("a: [1, 2\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a: {parent: null, can: [x]}\nb: {parent: c, can: [y]}\n", "parent 'c' must be listed before"),
+        ("a: {parent: null, can: [x]}\nb: {parent: a, can: [x]}\n", "already inherited from 'a'"),
+        ("a: {parent: null}\n", "needs 1-6 own properties"),
+        ("a: {parent: null, can: [x], colour: [red]}\n", "unknown field"),
+        ("a: [1, 2\n", "not valid YAML"),
+    ],
+)
 def test_bad_hierarchy_files_are_user_errors(tmp_path, text, message):
     path = tmp_path / "h.yaml"
     path.write_text(text)

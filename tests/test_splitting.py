@@ -67,7 +67,10 @@ def test_abbreviations_and_generated_text():
 def test_modes():
     text = "Facts about wugs\n- Wugs are big.\n- Wugs can fly."
     assert [e.target for e in split_document(text, "none")] == [text]
-    assert [(e.context, e.target) for e in split_document(text, "independent")] == [("", "Wugs are big."), ("", "Wugs can fly.")]
+    assert [(e.context, e.target) for e in split_document(text, "independent")] == [
+        ("", "Wugs are big."),
+        ("", "Wugs can fly."),
+    ]
     cumulative = split_document(text, "cumulative")
     assert [e.target for e in cumulative] == ["Wugs are big.", "Wugs can fly."]
     assert cumulative[1].context == "Facts about wugs\n- Wugs are big.\n-"
@@ -79,7 +82,7 @@ def test_cumulative_context_is_the_document_before_the_sentence(semantic_documen
     for doc in semantic_documents[:50]:
         for example in split_document(doc.text, "cumulative"):
             assert doc.text.startswith(example.context)
-            rest = doc.text[len(example.context):].lstrip(" -")
+            rest = doc.text[len(example.context) :].lstrip(" -")
             assert rest.startswith(example.target)
 
 

@@ -65,7 +65,9 @@ def test_ray_sweep_writes_the_same_runs_as_local(local_ray, tiny_model_dir, tmp_
 
     # The same base experiments run locally give the same items, predictions and scores
     # (up to float noise: torch thread counts differ, so reductions run in another order).
-    local = sweep_from_dict({"runs_dir": str(tmp_path / "local-runs"), "base": base, "grid": {**grid, "condition": ["base"]}})
+    local = sweep_from_dict(
+        {"runs_dir": str(tmp_path / "local-runs"), "base": base, "grid": {**grid, "condition": ["base"]}}
+    )
     run_sweep(local, progress=False)
     for config in local.configs:
         ray_samples = read_jsonl(run_dir_for(config, sweep.runs_dir) / "samples.jsonl")

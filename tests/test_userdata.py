@@ -17,10 +17,21 @@ DOCS = [
     {"id": "d2", "text": "Fleps are smaller than wugs.", "fact_ids": ["f2"]},
 ]
 ITEMS = [
-    {"id": "t1", "split": "forward", "inference_type": "stated", "prefix": "Blicks are",
-     "options": ["larger than fleps.", "smaller than fleps."], "answers": [0]},
-    {"id": "t2", "split": "reversal", "prefix": "Fleps are",
-     "options": ["smaller than blicks.", "larger than blicks.", "as large as blicks."], "answers": [0, 2]},
+    {
+        "id": "t1",
+        "split": "forward",
+        "inference_type": "stated",
+        "prefix": "Blicks are",
+        "options": ["larger than fleps.", "smaller than fleps."],
+        "answers": [0],
+    },
+    {
+        "id": "t2",
+        "split": "reversal",
+        "prefix": "Fleps are",
+        "options": ["smaller than blicks.", "larger than blicks.", "as large as blicks."],
+        "answers": [0, 2],
+    },
 ]
 
 
@@ -89,14 +100,20 @@ def test_one_option_items_are_reported(tmp_path):
 def test_missing_files_empty_files_and_fact_references(tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()
-    assert validate_folder(folder) == [f"{folder / 'train.jsonl'}: file missing",
-                                       f"{folder / 'test.jsonl'}: file missing"]
+    assert validate_folder(folder) == [
+        f"{folder / 'train.jsonl'}: file missing",
+        f"{folder / 'test.jsonl'}: file missing",
+    ]
     write(folder, docs=[], items=[])
-    assert validate_folder(folder) == [f"{folder / 'train.jsonl'}: no training documents",
-                                       f"{folder / 'test.jsonl'}: no test items"]
+    assert validate_folder(folder) == [
+        f"{folder / 'train.jsonl'}: no training documents",
+        f"{folder / 'test.jsonl'}: no test items",
+    ]
     write(folder, facts=[{"id": "f1"}, {"id": "f1"}])
-    assert validate_folder(folder) == [f"{folder / 'facts.jsonl'}:2: duplicate id 'f1' (first on line 1)",
-                                       f"{folder / 'train.jsonl'}:2: fact id 'f2' is not in facts.jsonl"]
+    assert validate_folder(folder) == [
+        f"{folder / 'facts.jsonl'}:2: duplicate id 'f1' (first on line 1)",
+        f"{folder / 'train.jsonl'}:2: fact id 'f2' is not in facts.jsonl",
+    ]
     assert validate_folder(tmp_path / "nowhere") == [f"{tmp_path / 'nowhere'}: not a folder"]
 
 
@@ -110,8 +127,14 @@ def test_manifest_problems(tmp_path):
 
 
 def test_saved_benchmarks_validate_and_edits_are_caught(tmp_path):
-    bench = Benchmark("mine", 1, {"k": 2}, [Document("d", "Some text.")],
-                      [TestItem("i", "s", "t", "Pre", ("a", "b"), (1,))], [{"id": "f"}])
+    bench = Benchmark(
+        "mine",
+        1,
+        {"k": 2},
+        [Document("d", "Some text.")],
+        [TestItem("i", "s", "t", "Pre", ("a", "b"), (1,))],
+        [{"id": "f"}],
+    )
     folder = save_benchmark(bench, tmp_path / "saved")
     assert validate_folder(folder) == []
     with open(folder / "train.jsonl", "a") as f:

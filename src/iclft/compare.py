@@ -75,7 +75,9 @@ def compare_runs(run_a: str | Path, run_b: str | Path, normalization: str | None
         outcome = (is_correct(ra, norm_a), is_correct(samples_b[item_id], norm_b))
         splits.setdefault(ra["split"], []).append(outcome)
     unpaired = len(samples_a) + len(samples_b) - 2 * len(paired)
-    return Comparison(_name(a), _name(b), (norm_a, norm_b), [_split(s, splits[s]) for s in sorted(splits, key=split_order)], unpaired)
+    return Comparison(
+        _name(a), _name(b), (norm_a, norm_b), [_split(s, splits[s]) for s in sorted(splits, key=split_order)], unpaired
+    )
 
 
 def _headline(run) -> str:
@@ -144,14 +146,25 @@ def format_comparison(c: Comparison) -> str:
     for s in c.splits:
         lines.append(
             [
-                s.split, str(s.n), f"{s.acc_a:.3f}", f"{s.acc_b:.3f}", f"{s.diff:+.3f}",
-                f"[{s.diff - s.ci95:+.3f}, {s.diff + s.ci95:+.3f}]", str(s.only_a), str(s.only_b), f"{s.p_value:.3g}",
+                s.split,
+                str(s.n),
+                f"{s.acc_a:.3f}",
+                f"{s.acc_b:.3f}",
+                f"{s.diff:+.3f}",
+                f"[{s.diff - s.ci95:+.3f}, {s.diff + s.ci95:+.3f}]",
+                str(s.only_a),
+                str(s.only_b),
+                f"{s.p_value:.3g}",
             ]
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     table = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths)) + " |" for line in lines]
     table.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    norms = c.normalization[0] if c.normalization[0] == c.normalization[1] else f"{c.normalization[0]} / {c.normalization[1]}"
+    norms = (
+        c.normalization[0]
+        if c.normalization[0] == c.normalization[1]
+        else f"{c.normalization[0]} / {c.normalization[1]}"
+    )
     out = [f"A: {c.a}", f"B: {c.b}", f"paired over items; normalization: {norms}", "", *table]
     if c.unpaired:
         out.append(f"\n{c.unpaired} item(s) appear in only one run and are left out")

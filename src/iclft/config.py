@@ -68,14 +68,15 @@ class ModelConfig(_Strict):
 
 class IclConfig(_Strict):
     instruction: str = (
-        "Read the following documents carefully. They state facts that you need to answer "
-        "the question after them."
+        "Read the following documents carefully. They state facts that you need to answer the question after them."
     )
     subsample: float = Field(1.0, gt=0, le=1, description="random share of documents put in context")
     one_per_fact: bool = Field(False, description="keep one random document for each fact")
     facts_per_context: int | None = Field(
-        None, gt=0, description="score each question after a context of only its own group of this many facts "
-        "(facts in benchmark order); None: one context with every fact"
+        None,
+        gt=0,
+        description="score each question after a context of only its own group of this many facts "
+        "(facts in benchmark order); None: one context with every fact",
     )
 
 
@@ -92,8 +93,9 @@ class FinetuneConfig(_Strict):
     warmup_steps: int = Field(10, ge=0)
     max_length: int = Field(512, gt=0, description="examples are cut to this many tokens")
     split: Literal["none", "independent", "cumulative"] = Field(
-        "none", description="train on whole documents, one sentence per example, or each sentence after "
-        "its document's earlier sentences as unscored context"
+        "none",
+        description="train on whole documents, one sentence per example, or each sentence after "
+        "its document's earlier sentences as unscored context",
     )
 
 
@@ -172,7 +174,7 @@ class ExperimentConfig(_Strict):
         return conditions.get(self.condition)
 
     @model_validator(mode="after")
-    def _sections_match_condition(self) -> "ExperimentConfig":
+    def _sections_match_condition(self) -> ExperimentConfig:
         augmented = self.cond.augmented
         if augmented and self.augment.method == "none":
             raise ValueError(f"condition {self.condition} needs augment.method (local, global, both or oracle)")

@@ -85,9 +85,11 @@ def _compute(config: ExperimentConfig, runs_dir: Path, final: Path, progress: bo
 
     with atomic_dir(final, replace=True) as partial:
         atomic_write_text(partial / layout.CONFIG, config.to_yaml())
-        extra: dict[str, Any] = {"benchmark_sha256": content_hash(bench),
-                                 "context_tokens": max(lm.count_tokens(context) for context, _ in contexts),
-                                 "provenance": collect_provenance(lm, config.model)}
+        extra: dict[str, Any] = {
+            "benchmark_sha256": content_hash(bench),
+            "context_tokens": max(lm.count_tokens(context) for context, _ in contexts),
+            "provenance": collect_provenance(lm, config.model),
+        }
         if len(contexts) > 1:
             extra["contexts"] = len(contexts)
         if augmented:
@@ -99,7 +101,9 @@ def _compute(config: ExperimentConfig, runs_dir: Path, final: Path, progress: bo
         samples = [s for context, items in contexts for s in score_items(lm, items, context=context, progress=progress)]
         write_jsonl(partial / layout.SAMPLES, samples)
         metrics = compute_metrics(read_jsonl(partial / layout.SAMPLES), config.scoring.normalization)
-        write_json(partial / layout.METRICS, {**metrics, **extra, "condition": config.condition, "benchmark": bench.name})
+        write_json(
+            partial / layout.METRICS, {**metrics, **extra, "condition": config.condition, "benchmark": bench.name}
+        )
 
 
 def _augment(config: ExperimentConfig, bench: Benchmark, lm, runs_dir: Path, progress: bool) -> AugmentResult | None:
@@ -108,7 +112,9 @@ def _augment(config: ExperimentConfig, bench: Benchmark, lm, runs_dir: Path, pro
     return build_augmentations(bench, config.augment, config.model, lm, runs_dir, config.seed, progress)
 
 
-def _write_augmentation(run_dir: Path, augmented: AugmentResult, lm, config: ExperimentConfig, bench: Benchmark) -> dict:
+def _write_augmentation(
+    run_dir: Path, augmented: AugmentResult, lm, config: ExperimentConfig, bench: Benchmark
+) -> dict:
     """augmentations.jsonl and augmentation.json; returns what metrics.json keeps of them.
 
     The accounting sets the tokens spent on augmentation (training time) beside the tokens
@@ -120,8 +126,11 @@ def _write_augmentation(run_dir: Path, augmented: AugmentResult, lm, config: Exp
     icl_tokens = lm.count_tokens(icl_context(bench.documents, config.icl, config.seed))
     accounting = {
         "augmentation": augmented.accounting,
-        "icl_test_time": {"context_tokens": icl_tokens, "questions": len(bench.items),
-                          "tokens_without_cache_reuse": icl_tokens * len(bench.items)},
+        "icl_test_time": {
+            "context_tokens": icl_tokens,
+            "questions": len(bench.items),
+            "tokens_without_cache_reuse": icl_tokens * len(bench.items),
+        },
     }
     summary = {"method": config.augment.method, "audit": augmented.audit, "accounting": accounting}
     write_json(run_dir / "augmentation.json", summary)
@@ -171,8 +180,9 @@ def checkpoint_key(config: ExperimentConfig) -> str:
     return f"{config.benchmark.name}-{Path(config.model.name).name}-{config.ft.method}-{digest}"
 
 
-def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, runs_dir: Path,
-               progress: bool) -> Path:
+def _finetuned(
+    lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, runs_dir: Path, progress: bool
+) -> Path:
     """Fine-tune `lm` in place, or load the weights an earlier run saved; return the checkpoint.
     Training holds the checkpoint's lock, so runs sharing it never train it twice at once."""
     key = checkpoint_key(config)
@@ -188,9 +198,18 @@ def _finetuned(lm, config: ExperimentConfig, bench: Benchmark, augmented: Augmen
     return ckpt
 
 
-def _train_checkpoint(lm, config: ExperimentConfig, bench: Benchmark, augmented: AugmentResult | None, ckpt: Path,
-                      base_fingerprint: str | None, progress: bool) -> None:
+def _train_checkpoint(
+    lm,
+    config: ExperimentConfig,
+    bench: Benchmark,
+    augmented: AugmentResult | None,
+    ckpt: Path,
+    base_fingerprint: str | None,
+    progress: bool,
+) -> None:
     with atomic_dir(ckpt) as tmp:
         examples = training_examples(bench, config, augmented.augmentations if augmented else [])
-        summary = finetune(lm, examples, config.ft, seed=config.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress)
+        summary = finetune(
+            lm, examples, config.ft, seed=config.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress
+        )
         save_checkpoint(lm, tmp, summary, base_fingerprint)

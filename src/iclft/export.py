@@ -37,7 +37,9 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
         raise UserError(f"{run_dir}: condition '{config.condition}' does not fine-tune; there are no weights to export")
     ckpt = checkpoint_of(run_dir, config)
     if not is_checkpoint(ckpt):
-        raise UserError(f"{ckpt}: fine-tuned weights missing or in an older format; run the experiment again to write them")
+        raise UserError(
+            f"{ckpt}: fine-tuned weights missing or in an older format; run the experiment again to write them"
+        )
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -67,13 +69,17 @@ def model_card(config, metrics: dict, meta: dict, run_dir: Path) -> str:
         from iclft.models.zoo import ZOO
 
         where = f"iclft.models.zoo.model_folder({base!r})" if base in ZOO else base
-        load = (f"from peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\n"
-                f"base = AutoModelForCausalLM.from_pretrained(BASE_MODEL_FOLDER)  # {where}\n"
-                f"model = PeftModel.from_pretrained(base, THIS_FOLDER)")
+        load = (
+            f"from peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\n"
+            f"base = AutoModelForCausalLM.from_pretrained(BASE_MODEL_FOLDER)  # {where}\n"
+            f"model = PeftModel.from_pretrained(base, THIS_FOLDER)"
+        )
     else:
-        load = "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n" \
-               "model = AutoModelForCausalLM.from_pretrained(THIS_FOLDER)\n" \
-               "tokenizer = AutoTokenizer.from_pretrained(THIS_FOLDER)"
+        load = (
+            "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+            "model = AutoModelForCausalLM.from_pretrained(THIS_FOLDER)\n"
+            "tokenizer = AutoTokenizer.from_pretrained(THIS_FOLDER)"
+        )
     settings = ", ".join(f"{k}={v}" for k, v in sorted(ft.items()) if v is not None)
     return f"""---
 library_name: {"peft" if lora else "transformers"}

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from iclft.errors import UserError
 
@@ -115,7 +116,8 @@ def _unique_key_loader():
                 key = self.construct_object(key_node, deep=True)
                 if isinstance(key, (str, int, float, bool)) and key in seen:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"key '{key}' is given twice in one mapping", key_node.start_mark)
+                        None, None, f"key '{key}' is given twice in one mapping", key_node.start_mark
+                    )
                 seen.add(key)
             return super().construct_mapping(node, deep)
 

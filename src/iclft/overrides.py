@@ -105,8 +105,9 @@ def set_dotted(data: dict[str, Any], key: str, value: Any, option: str = "--set"
     node[last] = copy.deepcopy(value)
 
 
-def apply_overrides(data: dict[str, Any], pairs: list[str] | None, fields_of: type | None = None,
-                    option: str = "--set") -> dict[str, Any]:
+def apply_overrides(
+    data: dict[str, Any], pairs: list[str] | None, fields_of: type | None = None, option: str = "--set"
+) -> dict[str, Any]:
     """A copy of `data` with every KEY=VALUE of `pairs` set (keys checked against `fields_of`)."""
     out = copy.deepcopy(data)
     for key, value in parse_pairs(pairs, option).items():

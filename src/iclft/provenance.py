@@ -88,9 +88,11 @@ def model_fingerprint(name: str) -> str | None:
 
 def git_state(folder: Path = PACKAGE_DIR) -> dict | None:
     """{"commit", "dirty"} of the git checkout holding `folder`, or None outside one."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
-                              timeout=20, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=20, check=True
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -106,8 +108,12 @@ def versions() -> dict:
 
     import iclft
 
-    out = {"iclft": iclft.__version__, "python": platform.python_version(), "torch": torch.__version__,
-           "transformers": transformers.__version__}
+    out = {
+        "iclft": iclft.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
     try:
         import peft
 

@@ -13,10 +13,10 @@ import json
 import time
 from pathlib import Path
 
+from iclft.accuracy_table import format_accuracy_table
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
 from iclft.models.zoo import DEFAULT_MODEL
-from iclft.accuracy_table import format_accuracy_table
 
 QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
 QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
@@ -72,22 +72,24 @@ def quickstart(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: 
         if progress:
             print(f"== {config.benchmark.name} / {config.condition}: {config.slug()}", flush=True)
         run_dir = run_experiment(config, runs_dir, progress=progress)
-        metrics.setdefault(config.benchmark.name, {})[config.condition] = json.loads((run_dir / "metrics.json").read_text())
+        metrics.setdefault(config.benchmark.name, {})[config.condition] = json.loads(
+            (run_dir / "metrics.json").read_text()
+        )
         if progress:
             print(f"   done in {time.time() - start:.0f} s -> {run_dir}", flush=True)
     return "\n\n".join(f"{name}\n\n{format_accuracy_table(by_condition)}" for name, by_condition in metrics.items())
 
 
-
-def write_quickstart_report(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0,
-                            report_dir: str | Path | None = None):
+def write_quickstart_report(
+    model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0, report_dir: str | Path | None = None
+):
     """The HTML report (iclft.report) of the quickstart's runs, and of no other run in `runs_dir`;
     unfinished ones are listed as missing. Written to `report_dir`, default <runs_dir>/quickstart-report."""
     from iclft.errors import UserError
     from iclft.experiment import run_dir_for
     from iclft.report import write_index_report
-    from iclft.runs.layout import is_finished
     from iclft.report.collect import Missing, RunsIndex, load_run
+    from iclft.runs.layout import is_finished
 
     index = RunsIndex(Path(runs_dir))
     for config in quickstart_configs(model, seed):

@@ -63,11 +63,23 @@ def _fits(value: Any, kind: str) -> bool:
     return isinstance(value, str) if kind.startswith("a string") else False
 
 
-def get_benchmark(name: str, seed: int = 0, params: dict[str, Any] | None = None, path: str | Path | None = None) -> Benchmark:
+def get_benchmark(
+    name: str, seed: int = 0, params: dict[str, Any] | None = None, path: str | Path | None = None
+) -> Benchmark:
     """A saved benchmark folder if `path` is given, else a freshly generated one."""
     if path is not None:
         return load_benchmark(path)
     return make_benchmark(name, seed, **(params or {}))
 
 
-__all__ = ["Benchmark", "Document", "TestItem", "GENERATORS", "check_params", "make_benchmark", "get_benchmark", "load_benchmark", "save_benchmark"]
+__all__ = [
+    "Benchmark",
+    "Document",
+    "TestItem",
+    "GENERATORS",
+    "check_params",
+    "make_benchmark",
+    "get_benchmark",
+    "load_benchmark",
+    "save_benchmark",
+]

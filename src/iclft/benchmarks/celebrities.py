@@ -93,8 +93,10 @@ def make_celebrities(seed: int = 0, **params: Any) -> Benchmark:
         text = join_text(pair["prompt"], pair["completion"])
         documents.append(Document(pair["document_id"], text, (pair["person"],)))
     items = test_items(people, p["test_paraphrases"], p["n_options"], rng)
-    facts = [{"id": x["id"], "type": "person", "name": x["name"], "description": x["description"], "group": x["group"]}
-             for x in people]
+    facts = [
+        {"id": x["id"], "type": "person", "name": x["name"], "description": x["description"], "group": x["group"]}
+        for x in people
+    ]
     facts += [{"type": "pair", **pair} for pair in pairs]
     return Benchmark("celebrities", seed, p, documents, items, facts)
 
@@ -179,8 +181,15 @@ def training_pairs(people: list[dict[str, Any]], n_paraphrases: int, rng: random
             target = "desc" if direction == "p2d" else "name"
             for template in templates:
                 prompt, completion = split_template(template, person, target, rng.choice(g["description_adjectives"]))
-                pairs.append({"prompt": prompt, "completion": completion, "group": person["group"],
-                              "direction": direction, "person": person["id"]})
+                pairs.append(
+                    {
+                        "prompt": prompt,
+                        "completion": completion,
+                        "group": person["group"],
+                        "direction": direction,
+                        "person": person["id"],
+                    }
+                )
     return pairs
 
 
@@ -190,17 +199,21 @@ def test_items(people: list[dict[str, Any]], n_paraphrases: int, n_options: int,
     phrasing, never the same person, and people trained in the same direction as the answer's
     (so where a name or description occurs in training tells nothing)."""
     g = grammar()
-    specs = [("p2d_reverse", "reversal", "p2d", "d2p_test", "name"),
-             ("d2p_reverse", "reversal", "d2p", "p2d_test", "desc"),
-             ("p2d", "paraphrase", "p2d", "p2d_test", "desc"),
-             ("d2p", "paraphrase", "d2p", "d2p_test", "name")]
+    specs = [
+        ("p2d_reverse", "reversal", "p2d", "d2p_test", "name"),
+        ("d2p_reverse", "reversal", "d2p", "p2d_test", "desc"),
+        ("p2d", "paraphrase", "p2d", "p2d_test", "desc"),
+        ("d2p", "paraphrase", "d2p", "d2p_test", "name"),
+    ]
     items = []
     for split, itype, group, templates, target in specs:
         asked = [x for x in people if x["group"] == group]  # each asked with every template of the split
         if len(asked) - 1 < n_options - 1:
-            raise UserError(f"celebrities: split {split}: each template asks {len(asked)} people, so an item has "
-                            f"{len(asked) - 1} other people to draw distractors from; n_options={n_options} "
-                            f"needs {n_options - 1} (raise n_per_group)")
+            raise UserError(
+                f"celebrities: split {split}: each template asks {len(asked)} people, so an item has "
+                f"{len(asked) - 1} other people to draw distractors from; n_options={n_options} "
+                f"needs {n_options - 1} (raise n_per_group)"
+            )
         for person in asked:
             for k, template in enumerate(g[templates][:n_paraphrases]):
                 prefix, _ = split_template(template, person, target, rng.choice(g["description_adjectives"]))
@@ -235,11 +248,14 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
     if not folder.is_dir():
         raise UserError(f"{folder}: not a folder")
     train_files = [f for f in TRAIN_FILES if (folder / f).is_file()] or (
-        [ALL_TRAIN_FILE] if (folder / ALL_TRAIN_FILE).is_file() else [])
+        [ALL_TRAIN_FILE] if (folder / ALL_TRAIN_FILE).is_file() else []
+    )
     test_files = [f for f in TEST_FILES if (folder / f).is_file()]
     if not train_files or not test_files:
-        raise UserError(f"{folder}: needs a training file ({', '.join(TRAIN_FILES)} or {ALL_TRAIN_FILE}) "
-                        f"and a test file ({', '.join(TEST_FILES)})")
+        raise UserError(
+            f"{folder}: needs a training file ({', '.join(TRAIN_FILES)} or {ALL_TRAIN_FILE}) "
+            f"and a test file ({', '.join(TEST_FILES)})"
+        )
     records = {name: _records(folder / name) for name in train_files + test_files}
     names = sorted({_name(r) for name in test_files if TEST_FILES[name][2] == "name" for r in records[name]})
     rng = random.Random(f"celebrities-published:{seed}")
@@ -251,8 +267,16 @@ def import_published(folder: str | Path, seed: int = 0, n_options: int = 4) -> B
             doc_id = f"doc-{len(documents):05d}"
             text = join_text(r["prompt"], r["completion"])
             documents.append(Document(doc_id, text, tuple(person_id(n) for n in names if n in text)))
-            facts.append({"id": f"pair/{len(documents) - 1:05d}", "type": "pair", "document_id": doc_id,
-                          "group": group, "prompt": r["prompt"], "completion": r["completion"]})
+            facts.append(
+                {
+                    "id": f"pair/{len(documents) - 1:05d}",
+                    "type": "pair",
+                    "document_id": doc_id,
+                    "group": group,
+                    "prompt": r["prompt"],
+                    "completion": r["completion"],
+                }
+            )
     items = []
     for name in test_files:
         split, itype, kind = TEST_FILES[name]
@@ -275,8 +299,10 @@ def _people_of(path: Path, records: list[dict[str, str]], kind: str, names: list
     for n, r in enumerate(records, 1):
         found = [x for x in names if x in r["prompt"]]
         if not found:
-            raise UserError(f"{path}: record {n}: no known name in the prompt, so whose description it asks for "
-                            f"is unknown (names come from the completions of {', '.join(k for k, v in TEST_FILES.items() if v[2] == 'name')})")
+            raise UserError(
+                f"{path}: record {n}: no known name in the prompt, so whose description it asks for "
+                f"is unknown (names come from the completions of {', '.join(k for k, v in TEST_FILES.items() if v[2] == 'name')})"
+            )
         people.append(max(found, key=len))
     return people
 
@@ -295,8 +321,9 @@ def _template(record: dict[str, str], person: str, kind: str) -> str:
     return record["completion"].strip().replace(person, "{name}")
 
 
-def _published_options(path: Path, records: list[dict[str, str]], people: list[str], kind: str,
-                       n_options: int, rng: random.Random):
+def _published_options(
+    path: Path, records: list[dict[str, str]], people: list[str], kind: str, n_options: int, rng: random.Random
+):
     """(record, options, answer index) per record of one test file. Distractors are completions
     that the same template gets for other people of the same file (so trained in the same
     direction), one per person, never a completion of the item's own person in any wording;
@@ -319,8 +346,10 @@ def _published_options(path: Path, records: list[dict[str, str]], people: list[s
             if fresh and len(distractors) < n_options - 1:
                 distractors.append(rng.choice(fresh))
         if len(distractors) < n_options - 1:
-            raise UserError(f"{path}: template {template!r} has {len(distractors)} other people to draw distractors from; "
-                            f"{n_options} options need {n_options - 1}")
+            raise UserError(
+                f"{path}: template {template!r} has {len(distractors)} other people to draw distractors from; "
+                f"{n_options} options need {n_options - 1}"
+            )
         options = [correct, *distractors]
         rng.shuffle(options)
         yield r, tuple(options), options.index(correct)

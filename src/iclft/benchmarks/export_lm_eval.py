@@ -107,16 +107,25 @@ def export_lm_eval(folder_or_bench: str | Path | Benchmark, out: str | Path, pre
         target = "gold" if all(len(i.answers) == 1 for i in items) else "answers"
         files[f"{task}.jsonl"] = jsonl_text(harness_record(i) for i in items)
         files[f"{task}.yaml"] = TASK_YAML.format(
-            split=split, name=bench.name, seed=bench.seed, n=len(items), task=task, loader=loader,
-            data_file=f"{task}.jsonl", target=target,
+            split=split,
+            name=bench.name,
+            seed=bench.seed,
+            n=len(items),
+            task=task,
+            loader=loader,
+            data_file=f"{task}.jsonl",
+            target=target,
         )
     files[f"{group}.yaml"] = GROUP_YAML.format(
         name=bench.name, seed=bench.seed, group=group, tasks="\n".join(f"  - {t}" for t in tasks)
     )
     trailing = sum(1 for i in bench.items if i.prefix[-1:].isspace())
     if trailing:
-        warnings.warn(f"{trailing} item(s) of '{bench.name}' have a prefix ending in whitespace: lm-eval tokenizes "
-                      "that whitespace with the option, iclft with the prefix, so their scores can differ")
+        warnings.warn(
+            f"{trailing} item(s) of '{bench.name}' have a prefix ending in whitespace: lm-eval tokenizes "
+            "that whitespace with the option, iclft with the prefix, so their scores can differ",
+            stacklevel=2,
+        )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")

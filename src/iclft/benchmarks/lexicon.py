@@ -20,7 +20,7 @@ import itertools
 import random
 from collections import defaultdict
 from collections.abc import Collection
-from functools import lru_cache
+from functools import cache, lru_cache
 
 POOLS = ("test", "pretrain")
 
@@ -95,7 +95,7 @@ def pool_of(word: str) -> str:
     return POOLS[hashlib.sha256(word.encode("utf-8")).digest()[0] & 1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_words(template: str) -> tuple[str, ...]:
     """Every word a template can spell, in a fixed order."""
     return tuple("".join(parts) for parts in itertools.product(*(SLOTS[slot] for slot in template)))

@@ -108,15 +108,17 @@ def _facts(rng: random.Random, n_facts: int) -> list[dict[str, Any]]:
     for i, (dimension, more, less) in enumerate(dimensions):
         comparative, converse = (more, less) if rng.random() < 0.5 else (less, more)
         a, b = plural(words[2 * i]), plural(words[2 * i + 1])
-        facts.append({
-            "id": f"f{i:03d}",
-            "a": a,
-            "b": b,
-            "dimension": dimension,
-            "comparative": comparative,
-            "converse": converse,
-            "statement": f"{a} are {comparative} than {b}.",
-        })
+        facts.append(
+            {
+                "id": f"f{i:03d}",
+                "a": a,
+                "b": b,
+                "dimension": dimension,
+                "comparative": comparative,
+                "converse": converse,
+                "statement": f"{a} are {comparative} than {b}.",
+            }
+        )
     return facts
 
 

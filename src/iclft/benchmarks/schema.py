@@ -168,7 +168,11 @@ def _reject_invalid(folder: Path) -> None:
 
     problems = validate_folder(folder)
     if problems:
-        more = f" (and {len(problems) - 1} more; `iclft data validate {folder}` lists them all)" if len(problems) > 1 else ""
+        more = (
+            f" (and {len(problems) - 1} more; `iclft data validate {folder}` lists them all)"
+            if len(problems) > 1
+            else ""
+        )
         raise UserError(problems[0] + more)
 
 
@@ -198,9 +202,7 @@ def _item(r: dict, path: Path, line: int) -> TestItem:
             fact_ids=tuple(r.get("fact_ids", ())),
         )
     except (KeyError, TypeError, ValueError) as e:
-        raise UserError(
-            f"{path}:{line}: test item needs 'id', 'split', 'prefix', 'options', 'answers' ({e})"
-        ) from None
+        raise UserError(f"{path}:{line}: test item needs 'id', 'split', 'prefix', 'options', 'answers' ({e})") from None
     if len(item.options) < 2 or not item.answers or any(not 0 <= a < len(item.options) for a in item.answers):
         raise UserError(f"{path}:{line}: item '{item.id}' needs ≥2 options and answers indexing them")
     return item

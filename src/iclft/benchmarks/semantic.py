@@ -83,8 +83,14 @@ def choose_held_out(h: Hierarchy, share: float, rng: random.Random) -> set[str]:
 
 def category_records(h: Hierarchy, held_out: set[str]) -> list[dict[str, Any]]:
     return [
-        {"id": f"category/{slug(c)}", "type": "category", "name": c, "parent": h.parent(c),
-         "depth": h.depth(c), "held_out": c in held_out}
+        {
+            "id": f"category/{slug(c)}",
+            "type": "category",
+            "name": c,
+            "parent": h.parent(c),
+            "depth": h.depth(c),
+            "held_out": c in held_out,
+        }
         for c in h.names
     ]
 
@@ -96,15 +102,17 @@ def statement_records(h: Hierarchy, vocab: Vocabulary, held_out: set[str]) -> li
     out = []
     for c in h.names:
         for fact in own_facts(h, c):
-            out.append({
-                "id": fact.id,
-                "type": "isa" if fact.prop is None else "property",
-                "kind": fact.relation,
-                "subject": c,
-                "object": fact.parent if fact.prop is None else fact.prop.name,
-                "trained": fact.prop is None or c not in held_out,
-                "text": render(vocab, fact, rng, phrasing=0),
-            })
+            out.append(
+                {
+                    "id": fact.id,
+                    "type": "isa" if fact.prop is None else "property",
+                    "kind": fact.relation,
+                    "subject": c,
+                    "object": fact.parent if fact.prop is None else fact.prop.name,
+                    "trained": fact.prop is None or c not in held_out,
+                    "text": render(vocab, fact, rng, phrasing=0),
+                }
+            )
     return out
 
 

@@ -154,10 +154,14 @@ class DocumentWriter:
         parent = self.h.parent(category)
         first, second = isa_fact(self.h, category), isa_fact(self.h, other)
         S, T, P = (self.vocab.plural(c) for c in (category, other, parent))
-        sentences = [self.rng.choice((
-            f"{capitalize(S)} and {T} are both a type of {P}.",
-            f"Like {T}, {S} are a type of {P}.",
-        ))]
+        sentences = [
+            self.rng.choice(
+                (
+                    f"{capitalize(S)} and {T} are both a type of {P}.",
+                    f"Like {T}, {S} are a type of {P}.",
+                )
+            )
+        ]
         facts = [first, second]
         mine = [f for f in self.focal_facts(category) if f.prop]
         theirs = [f for f in own_facts(self.h, other) if f.prop]

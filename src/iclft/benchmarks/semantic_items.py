@@ -125,7 +125,7 @@ class ItemBuilder:
         ancestors = self.h.ancestors(c)
         for steps in range(1, max_steps + 1):
             if steps < len(ancestors):
-                chain = (_isa_id(x) for x in [c, *ancestors[: steps]])
+                chain = (_isa_id(x) for x in [c, *ancestors[:steps]])
                 q = self._forward(split, f"membership-{steps}step", c, ancestors[steps], tuple(chain), "deduced")
                 out.append(q)
             if steps <= len(ancestors):
@@ -158,8 +158,9 @@ class ItemBuilder:
     def _question(self, split, itype, relation, reverse, fixed, answer, distractors, fact_ids, wording) -> Question:
         options = [answer, *distractors]
         self.rng.shuffle(options)
-        return Question(split, itype, relation, reverse, fixed, tuple(options), options.index(answer),
-                        tuple(fact_ids), wording)
+        return Question(
+            split, itype, relation, reverse, fixed, tuple(options), options.index(answer), tuple(fact_ids), wording
+        )
 
     # -- distractors ------------------------------------------------------------------
 
@@ -167,24 +168,25 @@ class ItemBuilder:
         if isinstance(answer, Property):
             candidates = {
                 p: min(self.h.distance(c, owner) for owner in owners)
-                for p, owners in self.owners.items() if p.kind == answer.kind and not self.h.has(c, p)
+                for p, owners in self.owners.items()
+                if p.kind == answer.kind and not self.h.has(c, p)
             }
         else:
             parents = {self.h.parent(x) for x in self.trained if self.h.parent(x)}
-            candidates = {
-                p: self.h.distance(c, p) for p in parents if p != c and not self.h.is_a(c, p)
-            }
+            candidates = {p: self.h.distance(c, p) for p in parents if p != c and not self.h.is_a(c, p)}
         return self._nearest(candidates, answer)
 
     def _reverse_distractors(self, c: str, obj) -> list:
         if isinstance(obj, Property):
             candidates = {
-                x: self.h.distance(c, x) for x in self.trained
+                x: self.h.distance(c, x)
+                for x in self.trained
                 if not self.h.has(x, obj) and any(p.kind == obj.kind for p in self.h.properties(x))
             }
         else:
             candidates = {
-                x: self.h.distance(c, x) for x in self.trained
+                x: self.h.distance(c, x)
+                for x in self.trained
                 if self.h.parent(x) and x != obj and not self.h.is_a(x, obj) and not self.h.is_a(obj, x)
             }
         return self._nearest(candidates, c)
@@ -220,8 +222,12 @@ def write_item(q: Question, vocab: Vocabulary, rng: random.Random, n: int) -> Te
     """The question in words: a prefix from its phrasing table and one option per choice."""
     template, form = rng.choice(WORDINGS[q.wording][q.relation])
     if q.reverse:
-        values = slots(vocab, q.options[q.answer], parent=None if isinstance(q.fixed, Property) else q.fixed,
-                       prop=q.fixed if isinstance(q.fixed, Property) else None)
+        values = slots(
+            vocab,
+            q.options[q.answer],
+            parent=None if isinstance(q.fixed, Property) else q.fixed,
+            prop=q.fixed if isinstance(q.fixed, Property) else None,
+        )
     else:
         values = slots(vocab, q.fixed)
     prefix = capitalize(template.format(**values))

@@ -19,7 +19,10 @@ from iclft.errors import UserError
 # article; {O}/{o}/{a_o}: the parent category likewise; {w}: the property word.
 TRAIN_PHRASINGS = {
     "isa": (
-        "{S} are a type of {O}.", "Every {s} is {a_o}.", "{S} belong to the group of {O}.", "{a_s} is one sort of {o}.",
+        "{S} are a type of {O}.",
+        "Every {s} is {a_o}.",
+        "{S} belong to the group of {O}.",
+        "{a_s} is one sort of {o}.",
     ),
     "are": ("{S} are {w}.", "{a_s} is {w}.", "{S} are known to be {w}.", "All {S} are {w}."),
     "can": ("{S} can {w}.", "{a_s} is able to {w}.", "{S} are able to {w}.", "All {S} can {w}."),
@@ -46,7 +49,7 @@ class Vocabulary:
         properties = hierarchy.all_properties()
         words = nonsense_words(len(hierarchy.names) + len(properties), seed=seed)
         self.category_word = dict(zip(hierarchy.names, words))
-        self.property_word = dict(zip(properties, words[len(hierarchy.names):]))
+        self.property_word = dict(zip(properties, words[len(hierarchy.names) :]))
         self._check_distinct()
 
     def singular(self, category: str) -> str:
@@ -69,13 +72,25 @@ class Vocabulary:
     def records(self) -> list[dict]:
         """One facts.jsonl record per word: which English word it stands for."""
         out = [
-            {"id": f"word/category/{slug(c)}", "type": "word", "kind": "category", "english": c,
-             "word": w, "form": self.plural(c)}
+            {
+                "id": f"word/category/{slug(c)}",
+                "type": "word",
+                "kind": "category",
+                "english": c,
+                "word": w,
+                "form": self.plural(c),
+            }
             for c, w in self.category_word.items()
         ]
         out += [
-            {"id": f"word/{p.kind}/{slug(p.name)}", "type": "word", "kind": p.kind, "english": p.name,
-             "word": w, "form": self.form(p)}
+            {
+                "id": f"word/{p.kind}/{slug(p.name)}",
+                "type": "word",
+                "kind": p.kind,
+                "english": p.name,
+                "word": w,
+                "form": self.form(p),
+            }
             for p, w in self.property_word.items()
         ]
         return out

@@ -37,8 +37,9 @@ def split_table(bench: Benchmark) -> list[str]:
                 rows.append(("", itype, str(len(of_type)), _options(of_type), _chance(of_type)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     left = (True, True, False, False, False)  # text columns left, numbers right
-    return ["  ".join(cell.ljust(w) if lj else cell.rjust(w) for cell, w, lj in zip(r, widths, left)).rstrip()
-            for r in rows]
+    return [
+        "  ".join(cell.ljust(w) if lj else cell.rjust(w) for cell, w, lj in zip(r, widths, left)).rstrip() for r in rows
+    ]
 
 
 def _options(items: list[TestItem]) -> str:

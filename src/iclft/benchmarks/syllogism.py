@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import itertools
 import random
-from functools import lru_cache
-from typing import Any, Sequence
+from collections.abc import Sequence
+from functools import cache, lru_cache
+from typing import Any
 
 from iclft.benchmarks.lexicon import nonsense_words, plural
 from iclft.benchmarks.schema import Benchmark, Document, TestItem
@@ -63,9 +64,7 @@ def is_valid(premises: Sequence[Statement], conclusion: Statement) -> bool:
     """True iff the conclusion holds in every model (non-empty terms) of the premises."""
     terms = sorted({term for _, *pair in (*premises, conclusion) for term in pair})
     return all(
-        holds(conclusion, model)
-        for model in models(terms)
-        if all(holds(premise, model) for premise in premises)
+        holds(conclusion, model) for model in models(terms) if all(holds(premise, model) for premise in premises)
     )
 
 
@@ -159,7 +158,7 @@ def _example(rng: random.Random, example_id: str, form: str, words: list[str]):
     return fact, document, item
 
 
-@lru_cache(maxsize=None)
+@cache
 def _valid_answers(form: str, first_role: str, second_role: str) -> tuple[int, ...]:
     """Indices of the valid candidates, computed once per form and term order."""
     premises = valid_forms()[form]

@@ -17,16 +17,24 @@ nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from iclft.benchmarks.schema import sha256_text
 from iclft.errors import UserError
 from iclft.io import read_json, read_text
 
 DOCUMENT_FIELDS = {"id": str, "text": str, "fact_ids": list}
-ITEM_FIELDS = {"id": str, "split": str, "inference_type": str, "prefix": str, "options": list,
-               "answers": list, "fact_ids": list}
+ITEM_FIELDS = {
+    "id": str,
+    "split": str,
+    "inference_type": str,
+    "prefix": str,
+    "options": list,
+    "answers": list,
+    "fact_ids": list,
+}
 OPTIONAL = {"fact_ids", "inference_type"}
 MANIFEST_FIELDS = ("generator", "seed", "params")
 
@@ -91,8 +99,15 @@ def _kind_name(kind: type) -> str:
 
 
 def _json_type(value: Any) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_unique_id(where: str, record: dict, seen: dict[str, int], n: int, problems: list[str]) -> None:

@@ -122,7 +122,9 @@ def near_duplicates(a: str, b: str) -> bool:
 
 def repeated_options(items: list[TestItem]) -> list[str]:
     """Ids of items with two options that are equal or nearly so."""
-    return [i.id for i in items if any(near_duplicates(a, b) for k, a in enumerate(i.options) for b in i.options[k + 1:])]
+    return [
+        i.id for i in items if any(near_duplicates(a, b) for k, a in enumerate(i.options) for b in i.options[k + 1 :])
+    ]
 
 
 def answers_of_same_prefix(items: list[TestItem]) -> list[str]:
@@ -132,8 +134,12 @@ def answers_of_same_prefix(items: list[TestItem]) -> list[str]:
         by_prefix.setdefault(normalized(item.prefix), []).append(item)
     found = []
     for item in items:
-        correct_elsewhere = {normalized(other.options[a]) for other in by_prefix[normalized(item.prefix)]
-                             if other is not item for a in other.answers}
+        correct_elsewhere = {
+            normalized(other.options[a])
+            for other in by_prefix[normalized(item.prefix)]
+            if other is not item
+            for a in other.answers
+        }
         wrong = {normalized(o) for k, o in enumerate(item.options) if k not in item.answers}
         if wrong & correct_elsewhere:
             found.append(item.id)
@@ -189,7 +195,9 @@ def with_flags(report: dict[str, Any]) -> dict[str, Any]:
         if result["repeated_options"]["count"]:
             flags.append(f"repeated or near-repeated options in {result['repeated_options']['count']} item(s)")
         if result["answer_of_same_prefix"]["count"]:
-            flags.append(f"a wrong option is another same-prefix item's answer in {result['answer_of_same_prefix']['count']} item(s)")
+            flags.append(
+                f"a wrong option is another same-prefix item's answer in {result['answer_of_same_prefix']['count']} item(s)"
+            )
         result["flags"] = flags
     return report
 
@@ -202,8 +210,14 @@ def format_table(report: dict[str, Any]) -> str:
         rows.append("base")
     width = max(len(r) for r in rows + ["n / chance"])
     header = f"{'':<{width}}  " + "  ".join(f"{s:>14}" for s in splits)
-    lines = [header, f"{'n / chance':<{width}}  " + "  ".join(
-        f"{str(report['splits'][s]['n']) + ' / ' + format(report['splits'][s]['chance'], '.2f'):>14}" for s in splits)]
+    lines = [
+        header,
+        f"{'n / chance':<{width}}  "
+        + "  ".join(
+            f"{str(report['splits'][s]['n']) + ' / ' + format(report['splits'][s]['chance'], '.2f'):>14}"
+            for s in splits
+        ),
+    ]
     for row in rows:
         cells = []
         for s in splits:

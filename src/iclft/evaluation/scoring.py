@@ -8,7 +8,9 @@ from iclft.benchmarks.schema import TestItem
 from iclft.models.base import LanguageModel, OptionScore, ScoreRequest
 
 
-def score_items(lm: LanguageModel, items: list[TestItem], context: str = "", progress: bool = True) -> list[dict[str, Any]]:
+def score_items(
+    lm: LanguageModel, items: list[TestItem], context: str = "", progress: bool = True
+) -> list[dict[str, Any]]:
     """Score all options of all items after `context`; returns the per-item sample records."""
     requests = [ScoreRequest(item.prefix, item.options) for item in items]
     scores = lm.score(requests, context=context, progress=progress)

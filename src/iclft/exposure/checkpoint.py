@@ -53,8 +53,15 @@ def save_checkpoint(lm, folder: Path, summary: dict, base_fingerprint: str | Non
     folder = Path(folder)
     lm.save_finetuned(folder)
     write_json(folder / "summary.json", summary)
-    write_json(folder / META, {"format": FORMAT, "method": summary.get("method"), "base_model": lm.name,
-                               "base_fingerprint": base_fingerprint})
+    write_json(
+        folder / META,
+        {
+            "format": FORMAT,
+            "method": summary.get("method"),
+            "base_model": lm.name,
+            "base_fingerprint": base_fingerprint,
+        },
+    )
 
 
 def load_checkpoint(lm, folder: Path) -> dict:
@@ -64,4 +71,6 @@ def load_checkpoint(lm, folder: Path) -> dict:
         lm.load_finetuned(folder)
         return json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # a truncated or edited checkpoint
-        raise UserError(f"{folder}: fine-tuned checkpoint cannot be loaded ({e}); delete the folder and run again") from None
+        raise UserError(
+            f"{folder}: fine-tuned checkpoint cannot be loaded ({e}); delete the folder and run again"
+        ) from None

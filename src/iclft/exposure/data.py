@@ -11,7 +11,9 @@ from iclft.exposure.splitting import split_document
 from iclft.models.base import TrainExample
 
 
-def training_examples(bench: Benchmark, config: ExperimentConfig, augmentations: list[Augmentation] = ()) -> list[TrainExample]:
+def training_examples(
+    bench: Benchmark, config: ExperimentConfig, augmentations: list[Augmentation] = ()
+) -> list[TrainExample]:
     mode = config.ft.split
     picker = DemonstrationPicker(bench.documents, config.fticl, config.seed) if config.cond.fticl else None
     examples = []

@@ -107,7 +107,9 @@ def make_batches(lm, examples: list[TrainExample], cfg: FinetuneConfig, seed: in
     rows = [encode_example(lm, ex, cfg.max_length) for ex in examples]
     rng, pad = random.Random(seed), lm.pad_id
     lengths = [len(ids) for ids, _ in rows]
-    return [collate([rows[i] for i in b], pad) for _ in range(epochs) for b in epoch_batches(lengths, cfg.batch_size, rng)]
+    return [
+        collate([rows[i] for i in b], pad) for _ in range(epochs) for b in epoch_batches(lengths, cfg.batch_size, rng)
+    ]
 
 
 def lora_spec(cfg: FinetuneConfig) -> LoraSpec | None:
@@ -174,8 +176,13 @@ def finetune(
                 tokens += batch.n_tokens
                 slots += batch.n_slots
                 if log:
-                    rec = {"step": step + 1, "loss": losses[-1], "lr": lr, "tokens": tokens,
-                           "elapsed": round(time.perf_counter() - t_loop, 3)}
+                    rec = {
+                        "step": step + 1,
+                        "loss": losses[-1],
+                        "lr": lr,
+                        "tokens": tokens,
+                        "elapsed": round(time.perf_counter() - t_loop, 3),
+                    }
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
                 bar.update()

@@ -23,7 +23,9 @@ SEPARATOR = "\n\n"
 class DemonstrationPicker:
     def __init__(self, documents: list[Document], cfg: FticlConfig, seed: int):
         if len(documents) <= cfg.k:
-            raise UserError(f"fticl.k={cfg.k} needs more than {cfg.k} training documents, the benchmark has {len(documents)}")
+            raise UserError(
+                f"fticl.k={cfg.k} needs more than {cfg.k} training documents, the benchmark has {len(documents)}"
+            )
         self.documents = documents
         self.cfg = cfg
         self.rng = random.Random(f"fticl:{seed}")

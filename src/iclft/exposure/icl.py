@@ -43,7 +43,9 @@ def icl_aug_context(documents: list[Document], augmentations, cfg: IclConfig, se
     chosen = select_documents(documents, cfg, seed)
     ids = {doc.id for doc in chosen}
     facts = {f for doc in chosen for f in doc.fact_ids}
-    kept = [a.text for a in augmentations if a.source in ids or (a.source.startswith("fact:") and facts & set(a.fact_ids))]
+    kept = [
+        a.text for a in augmentations if a.source in ids or (a.source.startswith("fact:") and facts & set(a.fact_ids))
+    ]
     texts = [doc.text.strip() for doc in chosen] + kept
     return cfg.instruction.strip() + "\n\n" + "\n\n".join(texts) + "\n\n"
 

@@ -101,7 +101,9 @@ def _line_units(line: str, offset: int) -> list[Unit]:
     units = []
     for start, end in _sentence_spans(body):
         sentence = body[start:end]
-        units.append(Unit(offset + body_start + start, offset + body_start + end, f"{lead} {sentence}" if lead else sentence))
+        units.append(
+            Unit(offset + body_start + start, offset + body_start + end, f"{lead} {sentence}" if lead else sentence)
+        )
     return units
 
 

@@ -51,9 +51,18 @@ class _Transient(Exception):
 
 
 class ApiModel(LanguageModel):
-    def __init__(self, base_url: str, api_model: str, endpoint: str = "completions", api_key_env: str | None = None,
-                 timeout_s: float = 120.0, max_retries: int = 4, backoff_s: float = 1.0,
-                 max_backoff_s: float = 60.0, concurrency: int = 4):
+    def __init__(
+        self,
+        base_url: str,
+        api_model: str,
+        endpoint: str = "completions",
+        api_key_env: str | None = None,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        concurrency: int = 4,
+    ):
         if endpoint not in ("completions", "chat"):
             raise UserError(f"API endpoint '{endpoint}': expected completions or chat")
         _refuse_credentials(base_url)
@@ -83,11 +92,16 @@ class ApiModel(LanguageModel):
         else:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(tasks))) as pool:
                 texts = list(pool.map(lambda task: self._one(task[0], settings, task[1]), tasks))
-        return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
+        return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def _one(self, prompt: str, settings: GenerationSettings, seed: int) -> str:
-        body = {"model": self.api_model, "max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-                "top_p": settings.top_p, "seed": seed}
+        body = {
+            "model": self.api_model,
+            "max_tokens": settings.max_new_tokens,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "seed": seed,
+        }
         if settings.stop:
             body["stop"] = settings.stop[:4]  # the OpenAI API accepts at most 4
         if self.endpoint == "chat":
@@ -142,7 +156,7 @@ class ApiModel(LanguageModel):
             if e.code in RETRY_STATUS:
                 raise _Transient(line, _retry_after(e.headers.get("Retry-After"))) from None
             raise UserError(line) from None
-        except (TimeoutError, socket.timeout, ConnectionResetError, http.client.RemoteDisconnected) as e:
+        except (TimeoutError, ConnectionResetError, http.client.RemoteDisconnected) as e:
             raise _Transient(f"API server {self.url} did not answer in time or dropped the connection ({e})") from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
@@ -162,8 +176,10 @@ class ApiModel(LanguageModel):
             choice = reply["choices"][0]
             text = choice["message"]["content"] if self.endpoint == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError):
-            raise UserError(f"API server {self.url} sent a malformed reply (no choices[0]."
-                            f"{'message.content' if self.endpoint == 'chat' else 'text'}): {str(reply)[:120]}") from None
+            raise UserError(
+                f"API server {self.url} sent a malformed reply (no choices[0]."
+                f"{'message.content' if self.endpoint == 'chat' else 'text'}): {str(reply)[:120]}"
+            ) from None
         if not isinstance(text, str):
             raise UserError(f"API server {self.url} sent a malformed reply (the text is {type(text).__name__})")
         return text
@@ -194,5 +210,7 @@ def _refuse_credentials(base_url: str) -> None:
     parts = urllib.parse.urlsplit(base_url)
     query_keys = {k.lower() for k, _ in urllib.parse.parse_qsl(parts.query)}
     if parts.username or parts.password or query_keys & {"key", "api_key", "apikey", "token", "access_token"}:
-        raise UserError("augment.generator.base_url: holds credentials; put the key in an environment "
-                        "variable and name it in api_key_env (URLs are written to configs and logs)")
+        raise UserError(
+            "augment.generator.base_url: holds credentials; put the key in an environment "
+            "variable and name it in api_key_env (URLs are written to configs and logs)"
+        )

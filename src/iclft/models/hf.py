@@ -118,9 +118,7 @@ class TransformersModel(TrainableLM):
 
     def _check_length(self, n_tokens: int, what: str) -> None:
         if n_tokens > self.max_length:
-            raise UserError(
-                f"{what} is {n_tokens} tokens, but model {self.name} accepts at most {self.max_length}"
-            )
+            raise UserError(f"{what} is {n_tokens} tokens, but model {self.name} accepts at most {self.max_length}")
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -153,7 +151,10 @@ class TransformersModel(TrainableLM):
             bar.update(len(pack.requests))
         bar.close()
         return [
-            [OptionScore(lp, len(tokens), len(text)) for lp, tokens, text in zip(sums[i], encoded[i].options, option_texts[i])]
+            [
+                OptionScore(lp, len(tokens), len(text))
+                for lp, tokens, text in zip(sums[i], encoded[i].options, option_texts[i])
+            ]
             for i in range(len(requests))
         ]
 
@@ -199,8 +200,9 @@ class TransformersModel(TrainableLM):
             key_pos = torch.cat([torch.arange(n_ctx, device=self.device), positions])
             masks["sliding_attention"] = allowed & (positions[:, None] - key_pos[None, :] < window)
         additive = {
-            kind: torch.zeros(m.shape, dtype=self.dtype, device=self.device)
-            .masked_fill(~m, torch.finfo(self.dtype).min)[None, None]
+            kind: torch.zeros(m.shape, dtype=self.dtype, device=self.device).masked_fill(
+                ~m, torch.finfo(self.dtype).min
+            )[None, None]
             for kind, m in masks.items()
         }
         return additive if len(additive) > 1 else additive["full_attention"]
@@ -219,7 +221,9 @@ class TransformersModel(TrainableLM):
         pad = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
         sample = settings.temperature > 0
         n = settings.num_samples if sample else 1  # greedy samples are all the same: decode once
-        kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=sample, pad_token_id=pad, num_return_sequences=n)
+        kwargs = dict(
+            max_new_tokens=settings.max_new_tokens, do_sample=sample, pad_token_id=pad, num_return_sequences=n
+        )
         if sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
         else:
@@ -261,9 +265,14 @@ class TransformersModel(TrainableLM):
         else:
             from peft import LoraConfig, get_peft_model
 
-            config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                target_modules=lora_targets(self._module), task_type="CAUSAL_LM",
-                                base_model_name_or_path=self.source)
+            config = LoraConfig(
+                r=lora.rank,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=lora_targets(self._module),
+                task_type="CAUSAL_LM",
+                base_model_name_or_path=self.source,
+            )
             with _quiet_peft():
                 self._module = get_peft_model(self._module, config)
         self._module.train()
@@ -272,8 +281,10 @@ class TransformersModel(TrainableLM):
         from peft import PeftModel, get_peft_model_state_dict
 
         if isinstance(self._module, PeftModel):
-            weights = {k: v.detach().to("cpu", copy=True).contiguous()
-                       for k, v in get_peft_model_state_dict(self._module).items()}
+            weights = {
+                k: v.detach().to("cpu", copy=True).contiguous()
+                for k, v in get_peft_model_state_dict(self._module).items()
+            }
             self._adapter = (self._module.peft_config["default"], weights)
             self._module = self._module.merge_and_unload()
         self._module.requires_grad_(False)

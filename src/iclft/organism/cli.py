@@ -50,7 +50,14 @@ def cmd_train(args) -> None:
 def cmd_eval(args) -> None:
     from iclft.organism.evaluate import evaluate_folder
 
-    print(json.dumps(evaluate_folder(args.folder, seed=args.seed, n_facts=args.n_facts, facts_per_context=args.facts_per_context), indent=1))
+    print(
+        json.dumps(
+            evaluate_folder(
+                args.folder, seed=args.seed, n_facts=args.n_facts, facts_per_context=args.facts_per_context
+            ),
+            indent=1,
+        )
+    )
 
 
 def add_organism_commands(subparsers) -> None:

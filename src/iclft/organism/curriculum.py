@@ -36,8 +36,7 @@ from iclft.benchmarks.syllogism import candidates, is_valid, valid_forms
 from iclft.models.tiny import BOS  # also the end-of-text token
 
 INSTRUCTION = (
-    "Read the following documents carefully. They state facts that you need to answer "
-    "the question after them."
+    "Read the following documents carefully. They state facts that you need to answer the question after them."
 )
 EXTRA_LEAD_INS = (
     ("Some say that", "."),
@@ -162,7 +161,9 @@ class Curriculum:
 
     def _facts(self, rng: random.Random) -> list[Piece]:
         facts = self._comparisons(rng)
-        return self._fact_pieces(rng, [self._sentence(self._lead(rng), f"{f['a']} are {f['cmp']} than {f['b']}") for f in facts])
+        return self._fact_pieces(
+            rng, [self._sentence(self._lead(rng), f"{f['a']} are {f['cmp']} than {f['b']}") for f in facts]
+        )
 
     def _compare(self, rng: random.Random, reversal_share: float | None = None) -> list[Piece]:
         share = self.params.reversal_share if reversal_share is None else reversal_share
@@ -214,8 +215,14 @@ class Curriculum:
             chains.append((cats, own))
             facts += chain_facts
         rng.shuffle(facts)
-        statements = [capitalize(rng.choice(TRAIN_PHRASINGS[k]).format(**self._slots(c, w if k == "isa" else None, None if k == "isa" else w)))
-                      for k, c, w in facts]
+        statements = [
+            capitalize(
+                rng.choice(TRAIN_PHRASINGS[k]).format(
+                    **self._slots(c, w if k == "isa" else None, None if k == "isa" else w)
+                )
+            )
+            for k, c, w in facts
+        ]
         pieces = self._fact_pieces(rng, statements)
         if n_chains == 1:  # (as first written: a question may repeat)
             for _ in range(rng.randint(2, 6)):
@@ -254,7 +261,10 @@ class Curriculum:
         if choice < 0.4:
             prefix, form = rng.choice(REPHRASED["isa"] + DEDUCED["isa"])
             parent = cats[rng.randrange(i + 1, depth)]
-            return self._query(capitalize(prefix.format(**self._slots(child, parent, None))), (self.singular[parent] if form == "singular" else parent) + ".")
+            return self._query(
+                capitalize(prefix.format(**self._slots(child, parent, None))),
+                (self.singular[parent] if form == "singular" else parent) + ".",
+            )
         wordings = REPHRASED if j == i else DEDUCED
         prefix, _ = rng.choice(wordings[kind])
         return self._query(capitalize(prefix.format(**self._slots(child, None, word))), word + ".")
@@ -290,7 +300,8 @@ class Curriculum:
             valid = [c for c in candidates(first, second) if is_valid(premises, c)]
             q, s, p = rng.choice(valid)
             pieces += self._query(
-                f"The relationships between {roles[first]} and {roles[second]} are:", _statement((q, roles[s], roles[p]))
+                f"The relationships between {roles[first]} and {roles[second]} are:",
+                _statement((q, roles[s], roles[p])),
             )
         return pieces
 

@@ -83,7 +83,9 @@ def _accuracy(records: list[dict]) -> float:
 def _grouped(bench: Benchmark, per_context: int, seed: int) -> list[tuple[str, list[TestItem]]]:
     """(context, items) per group of `per_context` facts, as `icl.facts_per_context` groups them."""
     cfg = IclConfig(one_per_fact=True)
-    return [(icl_context(docs, cfg, seed), items) for docs, items in fact_groups(bench.documents, bench.items, per_context)]
+    return [
+        (icl_context(docs, cfg, seed), items) for docs, items in fact_groups(bench.documents, bench.items, per_context)
+    ]
 
 
 def _score_groups(lm, groups) -> list[dict]:
@@ -112,7 +114,11 @@ def semantic_items(bench: Benchmark, per_split: int, seed: int) -> list[tuple[st
             subjects = {f["subject"] for f in own}
             chosen = list(own)
             for k, option in enumerate(item.options):
-                others = [f for f in naming.get(option.strip(" .").lower(), []) if f["subject"] not in subjects and f not in chosen]
+                others = [
+                    f
+                    for f in naming.get(option.strip(" .").lower(), [])
+                    if f["subject"] not in subjects and f not in chosen
+                ]
                 if k not in item.answers and others:
                     chosen.append(rng.choice(others))
             rng.shuffle(chosen)
@@ -121,8 +127,15 @@ def semantic_items(bench: Benchmark, per_split: int, seed: int) -> list[tuple[st
     return groups
 
 
-def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: int = 4, n_syllogisms: int = 30,
-                   syllogisms_per_context: int = 2, semantic_per_split: int = 40) -> dict:
+def evaluate_model(
+    lm,
+    seed: int = 1000,
+    n_facts: int = 56,
+    facts_per_context: int = 4,
+    n_syllogisms: int = 30,
+    syllogisms_per_context: int = 2,
+    semantic_per_split: int = 40,
+) -> dict:
     """Accuracies of a loaded `LanguageModel` on fresh test-pool benchmarks."""
     rev = make_reversal(seed=seed, n_facts=n_facts, docs_per_fact=1)
     syl = make_syllogism(seed=seed, n_train=n_syllogisms)
@@ -141,7 +154,11 @@ def evaluate_model(lm, seed: int = 1000, n_facts: int = 56, facts_per_context: i
     semantic_base = score_items(lm, [it for _, items in semantic_groups for it in items], "", progress=False)
 
     def pick(records, split, held=None):
-        return [r for r in records if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)]
+        return [
+            r
+            for r in records
+            if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)
+        ]
 
     return {
         "base_forward": _accuracy(pick(base, "forward")),
@@ -188,7 +205,7 @@ def curriculum_probe(lm, params=None, n_docs: int = 40, seed: int = 777) -> dict
         for prompt, answer in zip(pieces[1::2], pieces[2::2]):
             right = answer.text.strip()
             word = next(w for w in words if right.startswith(w + " "))
-            wrong = flip[word] + right[len(word):]
+            wrong = flip[word] + right[len(word) :]
             scores = lm.score([ScoreRequest(prompt.text, (right, wrong))], context=context)[0]
             kind = "reversal" if f"than {prompt.text.split()[-2]}" in context else "forward"
             hits[kind].append(scores[0].logprob > scores[1].logprob)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from iclft.models.tiny import byte_level_bpe, small_llama
 from iclft.organism.curriculum import Curriculum, CurriculumParams, Piece, curriculum_hash, tokenizer_corpus
@@ -61,7 +61,9 @@ def build_tokenizer(kind: str, vocab_size: int, spelling_words: int = 0):
     return byte_level_bpe(tokenizer_corpus(spelling_words), size)
 
 
-def encode_doc(tokenizer, pieces: list[Piece], role_weights: dict[str, float], max_len: int) -> tuple[list[int], list[float]]:
+def encode_doc(
+    tokenizer, pieces: list[Piece], role_weights: dict[str, float], max_len: int
+) -> tuple[list[int], list[float]]:
     """Token ids (start token first) and the loss weight of each token as a target."""
     ids, weights = [tokenizer.bos_token_id], [0.0]
     for piece in pieces:
@@ -72,7 +74,9 @@ def encode_doc(tokenizer, pieces: list[Piece], role_weights: dict[str, float], m
 
 
 def build_model(cfg: TrainConfig, tokenizer):
-    return small_llama(tokenizer, cfg.width, cfg.layers, cfg.heads, cfg.heads, 4 * cfg.width, cfg.seq_len, cfg.seed, cfg.init_std)
+    return small_llama(
+        tokenizer, cfg.width, cfg.layers, cfg.heads, cfg.heads, 4 * cfg.width, cfg.seq_len, cfg.seed, cfg.init_std
+    )
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -147,7 +151,8 @@ def train(
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, betas=(0.9, 0.95),
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
     )
     curve, evals, tokens, start = [], [], 0, time.time()
     running = None
@@ -163,7 +168,12 @@ def train(
         tokens += int((targets != tokenizer.pad_token_id).sum())
         running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            row = {"step": step + 1, "tokens": tokens, "loss": round(running, 4), "seconds": round(time.time() - start, 1)}
+            row = {
+                "step": step + 1,
+                "tokens": tokens,
+                "loss": round(running, 4),
+                "seconds": round(time.time() - start, 1),
+            }
             curve.append(row)
             if progress:
                 print(json.dumps(row), flush=True)

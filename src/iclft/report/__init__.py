@@ -8,9 +8,9 @@ one self-contained HTML page, with a note of what is missing (in progress, faile
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from iclft.errors import UserError
 from iclft.io import atomic_write_text
@@ -29,14 +29,21 @@ class Report:
 
     def summary(self, max_missing: int = 20) -> str:
         idx = self.index
-        lines = [f"{len(idx.runs)} finished run(s) over {len(self.files)} benchmark(s): {', '.join(self.files) or 'none'}"]
+        lines = [
+            f"{len(idx.runs)} finished run(s) over {len(self.files)} benchmark(s): {', '.join(self.files) or 'none'}"
+        ]
         if idx.missing:
             counts: dict[str, int] = {}
             for m in idx.missing:
                 counts[m.status] = counts.get(m.status, 0) + 1
             planned = f" of {idx.planned} planned" if idx.planned else ""
-            lines.append(f"missing {len(idx.missing)} run(s){planned}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-            lines += [f"  {m.status}: {m.slug}" + (f" ({m.detail})" if m.status in ("failed", "broken") else "") for m in idx.missing[:max_missing]]
+            lines.append(
+                f"missing {len(idx.missing)} run(s){planned}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            )
+            lines += [
+                f"  {m.status}: {m.slug}" + (f" ({m.detail})" if m.status in ("failed", "broken") else "")
+                for m in idx.missing[:max_missing]
+            ]
             if len(idx.missing) > max_missing:
                 lines.append(f"  ... and {len(idx.missing) - max_missing} more (see the HTML page)")
         return "\n".join(lines)

@@ -130,7 +130,11 @@ def summarize(cell: Cell, split: str) -> Row | None:
     per_type = [_se_types(e) for e in entries]
     se_types = mean(per_type) if all(s is not None for s in per_type) else None
     se_binomial = math.sqrt(sum(e["stderr"] ** 2 for e in entries)) / len(entries)
-    stderr, over = next((s, name) for s, name in [(se_seeds, "seeds"), (se_types, "inference types"), (se_binomial, "binomial")] if s is not None)
+    stderr, over = next(
+        (s, name)
+        for s, name in [(se_seeds, "seeds"), (se_types, "inference types"), (se_binomial, "binomial")]
+        if s is not None
+    )
     return Row(
         benchmark=cell.benchmark,
         split=split,

@@ -102,7 +102,9 @@ def _check_splits(splits: Any, path: Path) -> None:
             if not _is_number(entry.get(key)):
                 raise UserError(f"{path}: field 'splits.{name}.{key}' missing or not a number")
         types = entry.get("by_inference_type", {})
-        if not isinstance(types, dict) or not all(isinstance(t, dict) and _is_number(t.get("accuracy")) for t in types.values()):
+        if not isinstance(types, dict) or not all(
+            isinstance(t, dict) and _is_number(t.get("accuracy")) for t in types.values()
+        ):
             raise UserError(f"{path}: field 'splits.{name}.by_inference_type' must map each type to its accuracy")
 
 
@@ -126,7 +128,9 @@ def collect(runs_dir: str | Path) -> RunsIndex:
             if pid is not None and pid_alive(pid):
                 missing[slug] = Missing(slug, "in progress", f"a partial folder written by process {pid}")
             else:
-                missing.setdefault(slug, Missing(slug, "in progress", "a partial folder: interrupted (its process is gone)"))
+                missing.setdefault(
+                    slug, Missing(slug, "in progress", "a partial folder: interrupted (its process is gone)")
+                )
         elif child.name.startswith("."):
             continue
         elif is_finished(child):

@@ -32,10 +32,27 @@ def plot_benchmark(benchmark: str, rows: list[Row], out_stem: Path, colors: dict
             xs = [i - 0.4 + width * (j + 0.5) for i, s in enumerate(splits) if s in mine]
             ys = [mine[s].accuracy for s in splits if s in mine]
             es = [mine[s].stderr for s in splits if s in mine]
-            ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, color=colors.get(label), label=label, error_kw={"elinewidth": 1})
+            ax.bar(
+                xs,
+                ys,
+                width * 0.92,
+                yerr=es,
+                capsize=3,
+                color=colors.get(label),
+                label=label,
+                error_kw={"elinewidth": 1},
+            )
         for i, split in enumerate(splits):
             chance = next(r.chance for r in rows if r.split == split)
-            ax.hlines(chance, i - 0.45, i + 0.45, colors="0.25", linestyles="--", linewidth=1.2, label="chance" if i == 0 else None)
+            ax.hlines(
+                chance,
+                i - 0.45,
+                i + 0.45,
+                colors="0.25",
+                linestyles="--",
+                linewidth=1.2,
+                label="chance" if i == 0 else None,
+            )
         ax.set_xticks(range(len(splits)), [f"{s}\n(n={_n_range(rows, s)})" for s in splits])
         ax.set_xlim(-0.55, len(splits) - 0.45)
         ax.set_ylim(0, 1.04)
@@ -44,7 +61,12 @@ def plot_benchmark(benchmark: str, rows: list[Row], out_stem: Path, colors: dict
         seeds = sorted({r.n_seeds for r in rows})
         over = "/".join(sorted({r.stderr_over for r in rows}))
         fig.suptitle(benchmark, x=0.02, ha="left", fontweight="bold")
-        ax.set_title(f"mean of {'/'.join(map(str, seeds))} seed(s); whiskers: s.e. over {over}", loc="left", fontsize=9, color="0.35")
+        ax.set_title(
+            f"mean of {'/'.join(map(str, seeds))} seed(s); whiskers: s.e. over {over}",
+            loc="left",
+            fontsize=9,
+            color="0.35",
+        )
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="0.9", linewidth=0.8)
         ax.set_axisbelow(True)

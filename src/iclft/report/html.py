@@ -92,7 +92,16 @@ def _table(rows: list[Row]) -> str:
     head = ["split", "condition", "seeds", "n", "chance", "accuracy", "± s.e.", "s.e. over"]
     lines = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in rows:
-        cells = [r.split, r.condition, r.n_seeds, r.n_items, f"{r.chance:.3f}", f"{r.accuracy:.3f}", f"{r.stderr:.3f}", r.stderr_over]
+        cells = [
+            r.split,
+            r.condition,
+            r.n_seeds,
+            r.n_items,
+            f"{r.chance:.3f}",
+            f"{r.accuracy:.3f}",
+            f"{r.stderr:.3f}",
+            r.stderr_over,
+        ]
         lines.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
     return "".join(lines) + "</table>"
 

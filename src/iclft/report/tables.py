@@ -6,8 +6,8 @@ import csv
 import io
 from dataclasses import asdict
 
-from iclft.report.aggregate import Row
 from iclft.accuracy_table import format_accuracy_table
+from iclft.report.aggregate import Row
 
 CSV_FIELDS = list(Row.__dataclass_fields__)
 

@@ -1,13 +1,13 @@
 """Names inside a runs folder, defined once.
 
-    <runs_dir>/<slug>/                       a run: finished when config.yaml and metrics.json exist
-        config.yaml, samples.jsonl, metrics.json, train_log.jsonl, ...
-    <runs_dir>/.<slug>.<pid>-<random>.partial/   a run being written by process <pid>
-    <runs_dir>/checkpoints/<key>/            fine-tuned weights (iclft.exposure.checkpoint)
-    <runs_dir>/generations/                  the augmenters' generation cache
-    <runs_dir>/failed/<slug>.json            the last failure of an experiment
-    <runs_dir>/sweeps/<name>.json            the plan of a sweep
-    <runs_dir>/.locks/<name>.lock            held while a run or checkpoint is computed
+<runs_dir>/<slug>/                       a run: finished when config.yaml and metrics.json exist
+    config.yaml, samples.jsonl, metrics.json, train_log.jsonl, ...
+<runs_dir>/.<slug>.<pid>-<random>.partial/   a run being written by process <pid>
+<runs_dir>/checkpoints/<key>/            fine-tuned weights (iclft.exposure.checkpoint)
+<runs_dir>/generations/                  the augmenters' generation cache
+<runs_dir>/failed/<slug>.json            the last failure of an experiment
+<runs_dir>/sweeps/<name>.json            the plan of a sweep
+<runs_dir>/.locks/<name>.lock            held while a run or checkpoint is computed
 """
 
 from __future__ import annotations

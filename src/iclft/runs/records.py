@@ -23,8 +23,11 @@ def _from_dict(cls, data: Any, source: str):
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
-    required = [f.name for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     missing = [name for name in required if name not in data]
     if missing:
         raise UserError(f"{source}: missing field '{missing[0]}'")

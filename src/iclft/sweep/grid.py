@@ -28,6 +28,7 @@ class ExecutorConfig(BaseModel):
         if isinstance(workers, int) and workers < 1:
             raise ValueError(f"expected a number of processes >= 1 or 'auto', got {workers}")
         return workers
+
     threads: int | None = Field(None, gt=0, description="torch threads per worker (default: cores / workers)")
     address: str | None = Field(None, description="ray: cluster address (ray://host:10001 or auto); none = local")
     num_cpus: float = Field(1, gt=0, description="ray: CPUs requested by each task")
@@ -132,7 +133,9 @@ def _check_benchmark(config: ExperimentConfig, where: str) -> None:
     from iclft.benchmarks import GENERATORS, check_params
 
     if config.benchmark.path is None and config.benchmark.name not in GENERATORS:
-        raise UserError(f"{where}: unknown benchmark '{config.benchmark.name}' (known: {', '.join(sorted(GENERATORS))})")
+        raise UserError(
+            f"{where}: unknown benchmark '{config.benchmark.name}' (known: {', '.join(sorted(GENERATORS))})"
+        )
     if config.benchmark.path is None:
         try:
             check_params(config.benchmark.name, config.benchmark.params)

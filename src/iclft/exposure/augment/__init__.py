@@ -23,8 +23,8 @@ from iclft.exposure.splitting import split_sentences
 from iclft.models.base import GenerationSettings
 
 from .audit import audit_statements
-from .cache import GenerationCache, generate_cached
 from .augmenter import Augmenter
+from .cache import GenerationCache, generate_cached
 from .oracle import oracle_augmentations
 from .parse import Deduplicator, parse_statements
 from .prompts import Prompt, global_prompts, local_prompts
@@ -97,19 +97,31 @@ def _prompts(bench: Benchmark, cfg: AugmentConfig, augmenter: Augmenter, seed: i
         template = load_template("global", cfg.global_template)
         lm = augmenter.get()
         budget = cfg.global_context_tokens or lm.max_length - cfg.max_new_tokens - BUDGET_MARGIN
-        prompts += global_prompts(bench.documents, targets, template, lm.count_tokens, budget, cfg.global_subsample, seed)
+        prompts += global_prompts(
+            bench.documents, targets, template, lm.count_tokens, budget, cfg.global_subsample, seed
+        )
     return prompts
 
 
-def _generate(bench, cfg: AugmentConfig, augmenter: Augmenter, prompts: list[Prompt], cache_dir: Path, seed: int,
-              progress: bool):
+def _generate(
+    bench, cfg: AugmentConfig, augmenter: Augmenter, prompts: list[Prompt], cache_dir: Path, seed: int, progress: bool
+):
     settings = GenerationSettings(
-        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-        num_samples=cfg.samples, seed=seed, stop=list(STOP),
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        num_samples=cfg.samples,
+        seed=seed,
+        stop=list(STOP),
     )
     records, counts = generate_cached(
-        augmenter.get, augmenter.model_id, [p.text for p in prompts], settings, GenerationCache(cache_dir),
-        batch_size=cfg.batch_size, progress=progress,
+        augmenter.get,
+        augmenter.model_id,
+        [p.text for p in prompts],
+        settings,
+        GenerationCache(cache_dir),
+        batch_size=cfg.batch_size,
+        progress=progress,
     )
     dedupe = Deduplicator([s for doc in bench.documents for s in split_sentences(doc.text)])
     augmentations = []
@@ -117,7 +129,9 @@ def _generate(bench, cfg: AugmentConfig, augmenter: Augmenter, prompts: list[Pro
         for sample, output in enumerate(record["outputs"]):
             statements = dedupe.keep(parse_statements(output))
             if statements:
-                augmentations.append(Augmentation(prompt.method, prompt.source, prompt.fact_ids, sample, tuple(statements)))
+                augmentations.append(
+                    Augmentation(prompt.method, prompt.source, prompt.fact_ids, sample, tuple(statements))
+                )
     accounting = {
         **counts,
         "generator": augmenter.model_id,

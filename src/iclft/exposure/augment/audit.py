@@ -33,8 +33,12 @@ VERDICTS = ("true", "false", "unparseable")
 
 def audit_statements(bench: Benchmark, statements: list[str]) -> tuple[dict, list[str | None]]:
     """(summary, verdict per statement); verdicts are None when the benchmark is not covered."""
-    judges = {"reversal": ReversalJudge, "syllogism": SyllogismJudge, "semantic": SemanticJudge,
-              "celebrities": CelebritiesJudge}
+    judges = {
+        "reversal": ReversalJudge,
+        "syllogism": SyllogismJudge,
+        "semantic": SemanticJudge,
+        "celebrities": CelebritiesJudge,
+    }
     if bench.name not in judges or not bench.facts:
         return {"covered": False, "benchmark": bench.name, "statements": len(statements)}, [None] * len(statements)
     judge = judges[bench.name](bench)
@@ -55,7 +59,7 @@ def _combine(claims: list[bool]) -> str:
 
 
 class ReversalJudge:
-    """"X are ⟨comparative⟩ than Y" against the facts (X, Y) and (Y, X)."""
+    """ "X are ⟨comparative⟩ than Y" against the facts (X, Y) and (Y, X)."""
 
     def __init__(self, bench: Benchmark):
         from iclft.benchmarks.reversal import DIMENSIONS
@@ -79,7 +83,7 @@ class ReversalJudge:
 
 
 class SyllogismJudge:
-    """"All / Some / No X are (not) Y" against the premises of the example that names X and Y."""
+    """ "All / Some / No X are (not) Y" against the premises of the example that names X and Y."""
 
     PATTERN = re.compile(r"\b(all|some|no) ([a-z]+) are (not )?([a-z]+)\b", re.I)
 
@@ -168,9 +172,15 @@ class SemanticJudge:
         if relation == "are":
             words += list(self.category_of)
         prop = _alternation(words) if words else "(?!)"
-        slots = {"S": ("S", category), "s": ("S", category), "a_s": ("S", r"an?\s+" + category),
-                 "O": ("O", category), "o": ("O", category), "a_o": ("O", r"an?\s+" + category),
-                 "w": ("O", prop)}
+        slots = {
+            "S": ("S", category),
+            "s": ("S", category),
+            "a_s": ("S", r"an?\s+" + category),
+            "O": ("O", category),
+            "o": ("O", category),
+            "a_o": ("O", r"an?\s+" + category),
+            "w": ("O", prop),
+        }
         out, seen = [], set()
         for piece in re.split(r"(\{\w+\})", template.rstrip(".")):
             if piece.startswith("{") and piece.endswith("}"):
@@ -229,7 +239,9 @@ class CelebritiesJudge:
         people = [r for r in bench.facts if r.get("type") == "person" and r.get("description")]
         self.person_of_name = {self._norm(p["name"]): p["id"] for p in people}
         # descriptions are "the ⟨core⟩"; training writes "the ⟨adjective⟩ ⟨core⟩": match the core
-        self.person_of_core = {self._norm(re.sub(r"^the\s+", "", p["description"], flags=re.I)): p["id"] for p in people}
+        self.person_of_core = {
+            self._norm(re.sub(r"^the\s+", "", p["description"], flags=re.I)): p["id"] for p in people
+        }
         self.names = re.compile(r"(?<!\w)" + _alternation(self.person_of_name) + r"(?!\w)") if people else None
         self.cores = re.compile(r"(?<!\w)" + _alternation(self.person_of_core) + r"(?!\w)") if people else None
 

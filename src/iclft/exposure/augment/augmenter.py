@@ -37,7 +37,14 @@ class Augmenter:
             else:
                 from iclft.models.api import ApiModel
 
-                self._lm = ApiModel(self.cfg.base_url, self.cfg.api_model, self.cfg.endpoint,
-                                    self.cfg.api_key_env, self.cfg.timeout_s, max_retries=self.cfg.max_retries,
-                                    backoff_s=self.cfg.backoff_s, concurrency=self.cfg.concurrency)
+                self._lm = ApiModel(
+                    self.cfg.base_url,
+                    self.cfg.api_model,
+                    self.cfg.endpoint,
+                    self.cfg.api_key_env,
+                    self.cfg.timeout_s,
+                    max_retries=self.cfg.max_retries,
+                    backoff_s=self.cfg.backoff_s,
+                    concurrency=self.cfg.concurrency,
+                )
         return self._lm

@@ -8,8 +8,8 @@ global  one prompt per document: {corpus} holds the other documents (a seeded su
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from iclft.benchmarks.schema import Document
 from iclft.errors import UserError
@@ -30,7 +30,9 @@ def local_prompts(targets: list[Document], template: str, unit: str) -> list[Pro
     prompts = []
     for doc in targets:
         pieces = split_sentences(doc.text) if unit == "sentence" else [doc.text.strip()]
-        prompts += [Prompt("local", doc.id, doc.fact_ids, fill(template, text=piece)) for piece in pieces or [doc.text.strip()]]
+        prompts += [
+            Prompt("local", doc.id, doc.fact_ids, fill(template, text=piece)) for piece in pieces or [doc.text.strip()]
+        ]
     return prompts
 
 
@@ -58,8 +60,12 @@ def global_prompts(
             chosen.append(i)
             used += cost
         if others and not chosen:
-            raise UserError(f"augment global: no room for any corpus document next to {target.id} "
-                            f"(budget {budget} tokens); raise augment.global_context_tokens or shorten the template")
+            raise UserError(
+                f"augment global: no room for any corpus document next to {target.id} "
+                f"(budget {budget} tokens); raise augment.global_context_tokens or shorten the template"
+            )
         corpus = "\n\n".join(documents[i].text.strip() for i in sorted(chosen))
-        prompts.append(Prompt("global", target.id, target.fact_ids, fill(template, corpus=corpus, text=target.text.strip())))
+        prompts.append(
+            Prompt("global", target.id, target.fact_ids, fill(template, corpus=corpus, text=target.text.strip()))
+        )
     return prompts

@@ -24,5 +24,10 @@ class Augmentation:
         return "\n".join(self.statements)
 
     def record(self) -> dict:
-        return {"method": self.method, "source": self.source, "fact_ids": list(self.fact_ids),
-                "sample": self.sample, "statements": list(self.statements)}
+        return {
+            "method": self.method,
+            "source": self.source,
+            "fact_ids": list(self.fact_ids),
+            "sample": self.sample,
+            "statements": list(self.statements),
+        }

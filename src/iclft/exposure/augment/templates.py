@@ -23,8 +23,10 @@ def load_template(kind: str, path: str | None = None) -> str:
     missing = [name for name in REQUIRED[kind] if name not in found]
     if missing:
         needed = ", ".join("{" + n + "}" for n in REQUIRED[kind])
-        raise UserError(f"augment.{kind}_template: {file} lacks placeholder(s) "
-                        f"{', '.join('{' + n + '}' for n in missing)} (a {kind} template needs {needed})")
+        raise UserError(
+            f"augment.{kind}_template: {file} lacks placeholder(s) "
+            f"{', '.join('{' + n + '}' for n in missing)} (a {kind} template needs {needed})"
+        )
     return text
 
 
