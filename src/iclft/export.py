@@ -15,6 +15,7 @@ from pathlib import Path
 
 from iclft.errors import UserError
 from iclft.exposure.checkpoint import checkpoint_meta, is_checkpoint
+from iclft.runs.atomic import atomic_dir
 
 
 def checkpoint_of(run_dir: Path, config) -> Path:
@@ -46,13 +47,12 @@ def export_run(run_dir: str | Path, out: str | Path) -> Path:
         raise UserError(f"--out {out}: folder is not empty")
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(ckpt, tmp)
-    (tmp / "README.md").write_text(model_card(config, metrics, checkpoint_meta(ckpt) or {}, run_dir), encoding="utf-8")
     if out.is_dir():
         out.rmdir()
-    tmp.rename(out)
+    with atomic_dir(out) as tmp:
+        shutil.copytree(ckpt, tmp, dirs_exist_ok=True)
+        card = model_card(config, metrics, checkpoint_meta(ckpt) or {}, run_dir)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
     return out
 
 

@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from iclft import conditions
 from iclft.accuracy_table import format_accuracy_table
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
@@ -58,7 +59,7 @@ def quickstart_configs(model: str = DEFAULT_MODEL, seed: int = 0) -> list[Experi
                 "ft": settings["ft"],
                 "seed": seed,
             }
-            if condition == "ft_aug":
+            if conditions.get(condition).augmented:
                 data["augment"] = settings["augment"]
             configs.append(config_from_dict(data, "quickstart"))
     return configs
