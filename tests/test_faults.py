@@ -134,3 +134,20 @@ def test_edited_data_folder_is_recomputed_with_the_new_answer(tmp_path, tiny_mod
     assert old["id"] == new["id"] and new["answers"] == items[0]["answers"] != old["answers"]
     metrics = json.loads((second / "metrics.json").read_text())
     assert metrics["benchmark_sha256"] == load_config(config).hashed_fields()["benchmark"]["sha256"]
+
+
+def test_ctrl_c_while_fine_tuning_exits_130_without_a_traceback_and_leaves_no_results(tmp_path, tiny_model_dir):
+    config = write_config(tmp_path / "c.yaml", tiny_model_dir, "ft", steps=200)
+    runs = tmp_path / "runs"
+    proc = iclft("run", str(config), "--runs-dir", str(runs), "--quiet", cwd=tmp_path)
+    deadline = time.monotonic() + 300
+    while not any(p.stat().st_size for p in (runs / CHECKPOINTS).glob(".*.partial/train_log.jsonl")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before fine-tuning was seen"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in out + err
+    assert not list(runs.glob(".*.partial")) and not list((runs / CHECKPOINTS).glob(".*.partial"))
+    assert visible(runs) == [CHECKPOINTS] and visible(runs / CHECKPOINTS) == []
+    assert is_finished(run_dir_for(load_config(config), runs)) is False
