@@ -1,5 +1,6 @@
 """Provenance in metrics.json, weights fingerprints, and runs redone when the weights change."""
 
+import dataclasses
 import json
 
 import pytest
@@ -87,6 +88,35 @@ def test_a_failing_recompute_keeps_the_run_scored_with_the_old_weights(tmp_path,
         run_experiment(cfg, tmp_path / "runs", progress=False)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.endswith(".partial")]
+
+
+@pytest.mark.parametrize("condition", ["base", "ft"])
+def test_a_generator_that_now_writes_other_items_is_not_reused(tmp_path, tiny_model_dir, monkeypatch, condition):
+    """Same benchmark name, seed and parameters, other items (a newer generator): recomputed."""
+    import iclft.benchmarks.reversal as reversal
+
+    cfg = config(tiny_model_dir, condition)
+    run_dir = run_experiment(cfg, tmp_path / "runs", progress=False)
+    first = json.loads((run_dir / "metrics.json").read_text())["benchmark_sha256"]
+    real = reversal.make_reversal
+
+    def other_items(**kwargs):  # the first item's options in the other order
+        bench = real(**kwargs)
+        item = bench.items[0]
+        n = len(item.options)
+        flipped = dataclasses.replace(item, options=item.options[::-1], answers=tuple(n - 1 - a for a in item.answers))
+        return dataclasses.replace(bench, items=[flipped, *bench.items[1:]])
+
+    monkeypatch.setattr(reversal, "make_reversal", other_items)
+    experiment._generated_sha256.cache_clear()
+    assert not is_finished(run_dir)
+    trained = []
+    real_finetune = experiment.finetune
+    monkeypatch.setattr(experiment, "finetune", lambda *a, **k: trained.append(1) or real_finetune(*a, **k))
+    run_experiment(cfg, tmp_path / "runs", progress=False)
+    assert json.loads((run_dir / "metrics.json").read_text())["benchmark_sha256"] != first
+    assert is_finished(run_dir)
+    assert trained == ([1] if condition == "ft" else [])
 
 
 def test_old_checkpoint_format_is_retrained(tmp_path, tiny_model_dir, monkeypatch):

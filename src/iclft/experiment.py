@@ -21,6 +21,7 @@ Fine-tuned weights are saved before scoring, so a crash while scoring does not r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -29,7 +30,8 @@ from typing import Any
 
 from iclft.benchmarks import get_benchmark
 from iclft.benchmarks.schema import Benchmark, content_hash
-from iclft.config import ExperimentConfig
+from iclft.config import ExperimentConfig, load_config
+from iclft.errors import UserError
 from iclft.evaluation.metrics import compute_metrics
 from iclft.evaluation.scoring import score_items
 from iclft.exposure.augment import AugmentResult, build_augmentations
@@ -49,9 +51,34 @@ def run_dir_for(config: ExperimentConfig, runs_dir: str | Path) -> Path:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """Finished (`iclft.runs.layout.is_finished`) and scored with the weights its model points
-    to now (`iclft.provenance.is_current`): a run that may be reused instead of computed."""
-    return layout.is_finished(run_dir) and is_current(run_dir)
+    """Finished (`iclft.runs.layout.is_finished`), scored with the weights its model points to
+    now (`iclft.provenance.is_current`) and on the items its benchmark generates now: a run
+    that may be reused instead of computed."""
+    return layout.is_finished(run_dir) and is_current(run_dir) and _same_benchmark(run_dir)
+
+
+def _same_benchmark(run_dir: Path) -> bool:
+    """A generated benchmark is named by its generator, seed and parameters; when a newer iclft
+    generates other items for them, the run's recorded `benchmark_sha256` no longer matches and
+    the run is recomputed. (A benchmark folder's content is part of the run's hash already.)"""
+    try:
+        recorded = json.loads((run_dir / layout.METRICS).read_text()).get("benchmark_sha256")
+        config = load_config(run_dir / layout.CONFIG)
+    except (OSError, ValueError, AttributeError, UserError):
+        return False
+    if not recorded or config.benchmark.path is not None:
+        return True
+    return generated_benchmark_sha256(config) == recorded
+
+
+def generated_benchmark_sha256(config: ExperimentConfig) -> str:
+    b = config.benchmark
+    return _generated_sha256(b.name, b.seed, json.dumps(b.params, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _generated_sha256(name: str, seed: int, params_json: str) -> str:
+    return content_hash(get_benchmark(name, seed, json.loads(params_json)))
 
 
 def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
@@ -189,7 +216,7 @@ def _finetuned(
     ckpt = layout.checkpoint_dir(runs_dir, key)
     base_fingerprint = model_fingerprint(config.model.name)
     with exclusive(runs_dir, f"{layout.CHECKPOINTS}-{key}"):
-        if not is_checkpoint(ckpt, base_fingerprint):
+        if not is_checkpoint(ckpt, base_fingerprint, content_hash(bench)):
             if ckpt.exists():
                 shutil.rmtree(ckpt)
             _train_checkpoint(lm, config, bench, augmented, ckpt, base_fingerprint, progress)
@@ -212,4 +239,4 @@ def _train_checkpoint(
         summary = finetune(
             lm, examples, config.ft, seed=config.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress
         )
-        save_checkpoint(lm, tmp, summary, base_fingerprint)
+        save_checkpoint(lm, tmp, summary, base_fingerprint, content_hash(bench))

@@ -37,17 +37,25 @@ def checkpoint_meta(folder: Path) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def is_checkpoint(folder: Path, base_fingerprint: str | None = None) -> bool:
+def is_checkpoint(folder: Path, base_fingerprint: str | None = None, benchmark_sha256: str | None = None) -> bool:
     """A complete checkpoint in the current format, trained from `base_fingerprint`'s weights
-    (when both that and the recorded one are known)."""
+    on the benchmark with content `benchmark_sha256` (each checked when both it and the
+    recorded value are known)."""
     meta = checkpoint_meta(folder)
     if meta is None or meta.get("format") != FORMAT or not (Path(folder) / "summary.json").is_file():
         return False
-    recorded = meta.get("base_fingerprint")
-    return not (base_fingerprint and recorded and recorded != base_fingerprint)
+    for given, recorded in (
+        (base_fingerprint, meta.get("base_fingerprint")),
+        (benchmark_sha256, meta.get("benchmark_sha256")),
+    ):
+        if given and recorded and given != recorded:
+            return False
+    return True
 
 
-def save_checkpoint(lm, folder: Path, summary: dict, base_fingerprint: str | None = None) -> None:
+def save_checkpoint(
+    lm, folder: Path, summary: dict, base_fingerprint: str | None = None, benchmark_sha256: str | None = None
+) -> None:
     """Write `lm`'s fine-tuned weights (a TrainableLM after `finetune`), the summary and the
     format marker into `folder`."""
     folder = Path(folder)
@@ -60,6 +68,7 @@ def save_checkpoint(lm, folder: Path, summary: dict, base_fingerprint: str | Non
             "method": summary.get("method"),
             "base_model": lm.name,
             "base_fingerprint": base_fingerprint,
+            "benchmark_sha256": benchmark_sha256,
         },
     )
 
