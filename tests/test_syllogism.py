@@ -117,9 +117,10 @@ def test_every_item_is_checked_by_the_checker(bench):
         statements = candidates(first, second)
         assert len(item.options) == 6 and len(set(item.options)) == 6
         assert item.answers, item.id
-        for i, statement in enumerate(statements):
+        assert sorted(item.options) == sorted(f"{q.capitalize()} {s} are {p}." for q, s, p in statements)
+        for statement in statements:
             q, s, p = statement
-            assert item.options[i] == f"{q.capitalize()} {s} are {p}."
+            i = item.options.index(f"{q.capitalize()} {s} are {p}.")
             assert (i in item.answers) == is_valid(premises, statement), (item.id, i)
         assert {first, second} == {fact["terms"]["S"], fact["terms"]["P"]}
         assert item.inference_type == fact["form"] == form_name(premises, fact["terms"]["M"])
@@ -155,3 +156,15 @@ def test_params_and_unknown_params():
         make_syllogism(seed=0, n_examples=5)
     with pytest.raises(UserError, match="n_train"):
         make_syllogism(seed=0, n_train=0)
+
+
+def test_no_option_position_gives_the_answer_away(bench):
+    """The candidates are shuffled per item: each position is valid about as often as chance
+    (in a fixed order, two positions were valid in 67% of items, against a chance of 0.36)."""
+    n = len(bench.items)
+    chance = sum(item.chance for item in bench.items) / n
+    orders = {tuple(sorted(item.options).index(o) for o in item.options) for item in bench.items}
+    assert len(orders) > n // 2
+    for position in range(6):
+        share = sum(position in item.answers for item in bench.items) / n
+        assert abs(share - chance) < 0.15, (position, share, chance)
