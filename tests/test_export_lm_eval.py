@@ -18,8 +18,7 @@ from iclft.benchmarks.semantic import make_semantic
 HAS_LM_EVAL = importlib.util.find_spec("lm_eval") is not None
 
 
-# Prefixes ending in whitespace: the harness tokenizes that whitespace with the option, iclft
-# with the prefix, so these are exported (with a warning) but not expected to score the same.
+# Prefixes ending in whitespace: the harness and iclft both move it into the option.
 TRAILING_WHITESPACE = [
     TestItem("w1", "whitespace", "space-in-prefix", "The answer is ", ("blue", "red", "green"), (0,)),
     TestItem("w2", "whitespace", "newline", "Question?\n", ("Yes.", "No."), (0,)),
@@ -29,6 +28,7 @@ TRAILING_WHITESPACE = [
 def edge_cases() -> list[TestItem]:
     """An option starting with a space, several correct options."""
     return [
+        *TRAILING_WHITESPACE,
         TestItem("e2", "edge", "space-in-option", "Colour:", (" blue", " red"), (1,)),
         TestItem("e4", "edge", "plain", "Fleps are", ("larger than wugs.", "smaller than wugs."), (1,)),
         TestItem("m1", "multi", "two-valid", "Some dax are", ("wugs.", "not wugs.", "feps.", "blicks."), (0, 2)),
@@ -57,7 +57,6 @@ def _yaml(path):
 def test_export_writes_one_task_per_split_and_a_group(small_bench, tmp_path):
     folder = save_benchmark(small_bench, tmp_path / "bench")
     out = export_lm_eval(folder, tmp_path / "task")
-    assert not (out / "iclft_mixed_whitespace.yaml").exists()
     group = _yaml(out / "iclft_mixed.yaml")
     expected = [f"iclft_mixed_{s}" for s in small_bench.splits]
     assert group["group"] == "iclft_mixed" and group["task"] == expected
@@ -77,12 +76,12 @@ def test_export_writes_one_task_per_split_and_a_group(small_bench, tmp_path):
     assert (out / "iclft_mixed_loader.py").is_file()
 
 
-def test_prefixes_ending_in_whitespace_export_with_a_warning(tmp_path):
-    bench = Benchmark("ws", 0, {}, [], TRAILING_WHITESPACE)
-    with pytest.warns(UserWarning, match="2 item.* prefix ending in whitespace"):
-        out = export_lm_eval(bench, tmp_path / "ws")
+def test_prefixes_ending_in_whitespace_move_it_into_the_choices(tmp_path):
+    out = export_lm_eval(Benchmark("ws", 0, {}, [], TRAILING_WHITESPACE), tmp_path / "ws")
     rows = [json.loads(line) for line in (out / "iclft_ws_whitespace.jsonl").read_text().splitlines()]
-    assert rows[0]["choices"] == ["blue", "red", "green"] and rows[1]["prefix"] == "Question?\n"
+    assert rows[0]["text"] == "The answer is" and rows[0]["choices"] == [" blue", " red", " green"]
+    assert rows[1]["text"] == "Question?" and rows[1]["choices"] == ["\nYes.", "\nNo."]
+    assert rows[1]["prefix"] == "Question?\n"
 
 
 def test_export_prefix_and_bad_input(small_bench, tmp_path):

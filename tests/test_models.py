@@ -30,7 +30,7 @@ def uncached_logprob(lm, context, prefix, option):
     return sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n)), n
 
 
-@pytest.mark.parametrize("context", [CONTEXT, ""])
+@pytest.mark.parametrize("context", [CONTEXT, CONTEXT + "\n", ""])
 def test_cached_scores_equal_uncached(tiny_lm, context):
     scores = tiny_lm.score(REQUESTS, context=context)
     assert [len(s) for s in scores] == [len(r.options) for r in REQUESTS]
@@ -48,20 +48,58 @@ def test_small_batches_give_the_same_scores(tiny_model_dir, tiny_lm):
         assert [x.logprob for x in a] == pytest.approx([x.logprob for x in b], abs=1e-5)
 
 
-def test_prefix_tokens_are_a_prefix_of_joined_tokens(tiny_lm):
+def test_segments_are_tokenized_as_their_joined_text(tiny_lm):
+    """Trailing whitespace moves to the next segment, so the segments' tokens, concatenated, are
+    the tokens of the joined text: a context ending in a blank line is not scored on the merged
+    "\n\n" token that running text never has."""
+    assert tiny_lm.tokenizer.tokenize("zib.\n\n")[-1] == "ĊĊ"  # the merge the rule must avoid
     cases = [
         ["Zorblat was born in", "Quenville"],
         ["Q: who?\n", "A"],
         ["", "x"],
         ["ends with space ", "y"],
         ["context", "Is the dax small?", "Yes"],
+        ["The gorp is bigger than the zib.\n\n", "Read the documents.", " Yes"],
+        ["  ", "x"],
     ]
     for segments in cases:
         joined = sum(tiny_lm.encode_segments(segments), [])
-        prefix = sum(tiny_lm.encode_segments(segments[:-1]), [])
-        assert joined[: len(prefix)] == prefix
-        assert joined[0] == tiny_lm.bos_id
+        assert joined == [
+            tiny_lm.bos_id,
+            *tiny_lm.tokenizer(join_segments(segments), add_special_tokens=False).input_ids,
+        ]
         assert tiny_lm.tokenizer.decode(joined[1:]) == join_segments(segments)
+
+
+@pytest.mark.parametrize("name", ["reversal", "syllogism", "semantic", "celebrities"])
+def test_icl_scores_equal_one_forward_over_the_joined_text(tiny_lm, name):
+    """Every built-in benchmark's in-context prompt: the cached-context scores equal the log-probs
+    of one plain forward pass over the tokens of the joined text."""
+    from iclft.benchmarks import get_benchmark
+    from iclft.config import IclConfig
+    from iclft.exposure.icl import icl_context
+
+    small = {
+        "reversal": {"n_facts": 3, "docs_per_fact": 1},
+        "syllogism": {"n_train": 3},
+        "semantic": {"n_documents": 100},
+        "celebrities": {"n_per_group": 4, "train_paraphrases": 1, "test_paraphrases": 1},
+    }
+    bench = get_benchmark(name, 0, small[name])
+    context = icl_context(list(bench.documents)[:1], IclConfig(), 0)
+    assert context.endswith("\n\n")
+    items = bench.items[:3]
+    scores = tiny_lm.score([ScoreRequest(i.prefix, i.options) for i in items], context=context)
+    for item, option_scores in zip(items, scores):
+        for option, got in zip(item.options, option_scores):
+            text = join_segments([context, item.prefix, option])
+            ids = [tiny_lm.bos_id, *tiny_lm.tokenizer(text, add_special_tokens=False).input_ids]
+            n = got.n_tokens
+            assert tiny_lm.tokenizer.decode(ids[len(ids) - n :]) == segment_texts([context, item.prefix, option])[2]
+            with torch.no_grad():
+                logprobs = tiny_lm.module(torch.tensor([ids])).logits.float().log_softmax(-1)[0]
+            want = sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n))
+            assert got.logprob == pytest.approx(want, abs=1e-4)
 
 
 def test_join_segments_spaces():
@@ -69,6 +107,8 @@ def test_join_segments_spaces():
     assert join_segments(["a ", "b"]) == "a b"
     assert join_segments(["a", "\nb"]) == "a\nb"
     assert join_segments(["", "b"]) == "b"
+    assert segment_texts(["ctx.\n\n", "Q are", "x."]) == ["ctx.", "\n\nQ are", " x."]
+    assert segment_texts(["Q is: ", "Y"]) == ["Q is:", " Y"]
     assert "".join(segment_texts(["x", "y", "z"])) == join_segments(["x", "y", "z"])
 
 

@@ -11,11 +11,9 @@ The harness scores each option as a continuation of the prefix, like iclft. To g
 text, the exported choices carry iclft's separator (a single space unless the prefix ends with
 whitespace or the option starts with it: `iclft.models.base.segment_texts`) and the task's
 `target_delimiter` is empty. iclft starts every sequence with the start-of-text token; give
-the harness `add_bos_token=True` for the same. One difference remains: the harness moves
-whitespace at the end of a prefix into the continuation and tokenizes them together, while
-iclft tokenizes the prefix (with its whitespace) on its own; items whose prefix ends with
-whitespace can score differently (the export warns about them; iclft's generators never
-write such prefixes). A split whose items all have one correct option
+the harness `add_bos_token=True` for the same. Both move whitespace at the end of a prefix
+into the continuation (iclft's `segment_texts` does what the harness's `_encode_pair` does), so
+the exported `text` is the prefix without it and each choice carries it. A split whose items all have one correct option
 uses `doc_to_target: gold` (its index); a split with several correct options per item uses the
 list `answers`, which the harness counts as correct when the top option is any of them.
 """
@@ -23,7 +21,6 @@ list `answers`, which the harness counts as correct when the top option is any o
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 from iclft.benchmarks.schema import Benchmark, TestItem, load_benchmark
@@ -53,7 +50,7 @@ dataset_kwargs:
   data_file: {data_file}
 test_split: test
 output_type: multiple_choice
-doc_to_text: prefix
+doc_to_text: text
 doc_to_choice: choices
 doc_to_target: {target}
 target_delimiter: ""
@@ -119,13 +116,6 @@ def export_lm_eval(folder_or_bench: str | Path | Benchmark, out: str | Path, pre
     files[f"{group}.yaml"] = GROUP_YAML.format(
         name=bench.name, seed=bench.seed, group=group, tasks="\n".join(f"  - {t}" for t in tasks)
     )
-    trailing = sum(1 for i in bench.items if i.prefix[-1:].isspace())
-    if trailing:
-        warnings.warn(
-            f"{trailing} item(s) of '{bench.name}' have a prefix ending in whitespace: lm-eval tokenizes "
-            "that whitespace with the option, iclft with the prefix, so their scores can differ",
-            stacklevel=2,
-        )
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
@@ -145,6 +135,7 @@ def harness_record(item: TestItem) -> dict:
         "split": item.split,
         "inference_type": item.inference_type,
         "prefix": item.prefix,
+        "text": segment_texts([item.prefix, ""])[0],
         "options": list(item.options),
         "choices": [segment_texts([item.prefix, option])[1] for option in item.options],
         "gold": item.answers[0],

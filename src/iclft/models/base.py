@@ -19,9 +19,19 @@ from pathlib import Path
 
 
 def segment_texts(segments: list[str]) -> list[str]:
-    """The text of each segment as it is tokenized, separators included."""
+    """The text of each segment as it is tokenized, separators included.
+
+    Trailing whitespace of a segment moves to the start of the next one (as lm-evaluation-harness
+    does), so a context ending in a blank line is tokenized as the same text would be in one
+    piece; then a segment that meets no whitespace is preceded by one space."""
+    texts = list(segments)
+    for i in range(len(texts) - 1):
+        stripped = texts[i].rstrip()
+        if stripped != texts[i] and stripped:
+            texts[i + 1] = texts[i][len(stripped) :] + texts[i + 1]
+            texts[i] = stripped
     out: list[str] = []
-    for i, seg in enumerate(segments):
+    for i, seg in enumerate(texts):
         if i > 0 and seg and not seg[0].isspace() and out[-1] and not out[-1][-1].isspace():
             seg = " " + seg
         out.append(seg)

@@ -124,10 +124,12 @@ class TransformersModel(TrainableLM):
 
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest], context: str = "", progress: bool = False) -> list[list[OptionScore]]:
-        ctx = self.encode_segments([context])[0]
+        # the segments' texts as `segment_texts` splits [context, prefix, option] (the context's
+        # trailing whitespace goes with the question, the question's with each option)
+        ctx = self.encode_segments([segment_texts([context, ""])[0] if context else ""])[0]
         option_texts = [self._option_texts(context, r) for r in requests]
         encoded = [
-            Encoded(self._tokens(segment_texts([context, r.prefix])[1]), [self._tokens(t) for t in texts])
+            Encoded(self._tokens(segment_texts([context, r.prefix, ""])[1]), [self._tokens(t) for t in texts])
             for r, texts in zip(requests, option_texts)
         ]
         longest = max((len(e.prefix) + max(map(len, e.options), default=0) for e in encoded), default=0)

@@ -32,7 +32,10 @@ Who is the mother of Trelka? Vossina. Is the dax smaller than the blicket? Yes.
 
 def _corpus() -> list[str]:
     lines = (_ENGLISH + _NONSENSE).splitlines()
-    return [line for line in lines for _ in range(3)] + ["0123456789 .,;:!?'\"()-"]
+    # texts ending in a blank line teach the merged "\n\n" token that real tokenizers have, which
+    # the running text of a context never produces (the tokenization-rule tests need it)
+    paragraphs = ["The gorp is bigger than the zib.\n\n", "Read the documents.\n\n"] * 3
+    return [line for line in lines for _ in range(3)] + paragraphs + ["0123456789 .,;:!?'\"()-"]
 
 
 def byte_level_bpe(texts, vocab_size: int):
