@@ -56,6 +56,16 @@ def visible(folder):
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
+def start_fine_tuning(config, runs, cwd):
+    """Start `iclft run` and return once its partial checkpoint has a training-log line."""
+    proc = iclft("run", str(config), "--runs-dir", str(runs), "--quiet", cwd=cwd)
+    deadline = time.monotonic() + 300
+    while not any(p.stat().st_size for p in (runs / CHECKPOINTS).glob(".*.partial/train_log.jsonl")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before fine-tuning was seen"
+        time.sleep(0.02)
+    return proc
+
+
 def test_two_identical_runs_at_once_make_one_complete_run(tmp_path, tiny_model_dir):
     config = write_config(tmp_path / "c.yaml", tiny_model_dir, "ft+icl")
     runs = tmp_path / "runs"
@@ -92,11 +102,7 @@ def test_two_identical_sweeps_at_once_finish_every_run(tmp_path, tiny_model_dir)
 def test_run_killed_while_fine_tuning_completes_on_rerun_as_if_uninterrupted(tmp_path, tiny_model_dir):
     config = write_config(tmp_path / "c.yaml", tiny_model_dir, "ft", steps=200)
     runs = tmp_path / "runs"
-    proc = iclft("run", str(config), "--runs-dir", str(runs), "--quiet", cwd=tmp_path)
-    deadline = time.monotonic() + 300
-    while not any(p.stat().st_size for p in (runs / CHECKPOINTS).glob(".*.partial/train_log.jsonl")):
-        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before fine-tuning was seen"
-        time.sleep(0.02)
+    proc = start_fine_tuning(config, runs, tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert list((runs / CHECKPOINTS).glob(".*.partial"))  # what the killed process left
@@ -139,11 +145,7 @@ def test_edited_data_folder_is_recomputed_with_the_new_answer(tmp_path, tiny_mod
 def test_ctrl_c_while_fine_tuning_exits_130_without_a_traceback_and_leaves_no_results(tmp_path, tiny_model_dir):
     config = write_config(tmp_path / "c.yaml", tiny_model_dir, "ft", steps=200)
     runs = tmp_path / "runs"
-    proc = iclft("run", str(config), "--runs-dir", str(runs), "--quiet", cwd=tmp_path)
-    deadline = time.monotonic() + 300
-    while not any(p.stat().st_size for p in (runs / CHECKPOINTS).glob(".*.partial/train_log.jsonl")):
-        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before fine-tuning was seen"
-        time.sleep(0.02)
+    proc = start_fine_tuning(config, runs, tmp_path)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]

@@ -214,12 +214,12 @@ def _finetuned(
     Training holds the checkpoint's lock, so runs sharing it never train it twice at once."""
     key = checkpoint_key(config)
     ckpt = layout.checkpoint_dir(runs_dir, key)
-    base_fingerprint = model_fingerprint(config.model.name)
+    recorded = (model_fingerprint(config.model.name), content_hash(bench))  # what the checkpoint must match
     with exclusive(runs_dir, f"{layout.CHECKPOINTS}-{key}"):
-        if not is_checkpoint(ckpt, base_fingerprint, content_hash(bench)):
+        if not is_checkpoint(ckpt, *recorded):
             if ckpt.exists():
                 shutil.rmtree(ckpt)
-            _train_checkpoint(lm, config, bench, augmented, ckpt, base_fingerprint, progress)
+            _train_checkpoint(lm, config, bench, augmented, ckpt, recorded, progress)
             return ckpt
     load_checkpoint(lm, ckpt)
     return ckpt
@@ -231,7 +231,7 @@ def _train_checkpoint(
     bench: Benchmark,
     augmented: AugmentResult | None,
     ckpt: Path,
-    base_fingerprint: str | None,
+    recorded: tuple[str | None, str],
     progress: bool,
 ) -> None:
     with atomic_dir(ckpt) as tmp:
@@ -239,4 +239,4 @@ def _train_checkpoint(
         summary = finetune(
             lm, examples, config.ft, seed=config.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress
         )
-        save_checkpoint(lm, tmp, summary, base_fingerprint, content_hash(bench))
+        save_checkpoint(lm, tmp, summary, *recorded)
