@@ -39,14 +39,40 @@ def load_run_config(path: Path, overrides: list[str]):
 def cmd_run(args) -> None:
     import json
 
+    from iclft import distributed
     from iclft.accuracy_table import format_accuracy_table
     from iclft.experiment import run_experiment
 
     config = load_run_config(args.config, args.set)
+    if args.processes > 1 and not distributed.is_distributed():
+        sys.exit(launch_processes(args))
     run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)
+    if not distributed.is_main():
+        return
     metrics = json.loads((run_dir / "metrics.json").read_text())
     print(format_accuracy_table({config.condition: metrics}))
     print(f"run directory: {run_dir}")
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{text}'")
+    return int(text)
+
+
+def launch_processes(args) -> int:
+    """`iclft run --processes N`: the same command as N processes under torch's launcher
+    (what `accelerate launch` uses too); returns its exit status."""
+    import os
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.processes}"]
+    cmd += ["-m", "iclft", "run", str(args.config), "--runs-dir", str(args.runs_dir)]
+    cmd += ["--set", *args.set] if args.set else []
+    cmd += ["--quiet"] if args.quiet else []
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.processes)))
+    return subprocess.call(cmd, env=env)
 
 
 def cmd_models(args) -> None:
@@ -187,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--processes",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="fine-tune with N processes (one per GPU, or CPU processes): DDP, or FSDP with ft.fsdp=true",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("models", help="list the embedded models and their cached weights")

@@ -27,6 +27,8 @@ from iclft.models.zoo import DEFAULT_MODEL
 # Bumped whenever what the content hash covers changes meaning; every run and checkpoint is
 # then recomputed. 2: the non-default fields (before: a hand-kept list of dropped fields).
 HASH_SCHEMA = 2
+# fine-tuning settings that decide how the optimizer steps are computed, not what they are
+COMPUTE_ONLY_FT_FIELDS = ("gradient_accumulation", "gradient_checkpointing", "fsdp")
 
 
 MAX_SEED = 2**32 - 1  # numpy and torch accept seeds up to this
@@ -97,6 +99,17 @@ class FinetuneConfig(_Strict):
         description="train on whole documents, one sentence per example, or each sentence after "
         "its document's earlier sentences as unscored context",
     )
+    mixed_precision: Literal["no", "bf16"] = Field(
+        "no",
+        description="bf16: forward and backward under bfloat16 autocast; weights and optimizer stay in the model dtype",
+    )
+    # How the same optimizer steps are computed: they change memory and speed, not the result
+    # (up to floating-point summation order), so like the number of processes they are not hashed.
+    gradient_accumulation: int = Field(
+        1, gt=0, description="micro-batches per optimizer step and process; batch_size stays the global batch"
+    )
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass")
+    fsdp: bool = Field(False, description="shard weights, gradients and optimizer states over the processes (FSDP2)")
 
 
 class GeneratorConfig(_Strict):
@@ -197,6 +210,8 @@ class ExperimentConfig(_Strict):
         benchmark folder, the sha256 of its content (so editing the data changes the hash)."""
         data = self.model_dump(mode="json", exclude_defaults=True)
         data.pop("name", None)
+        for field in COMPUTE_ONLY_FT_FIELDS:
+            data.get("ft", {}).pop(field, None)
         data["hash_schema"] = HASH_SCHEMA
         if self.benchmark.path is not None:
             data["benchmark"]["sha256"] = benchmark_folder_sha256(self.benchmark.path)

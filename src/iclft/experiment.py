@@ -28,6 +28,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from iclft import distributed
 from iclft.benchmarks import get_benchmark
 from iclft.benchmarks.schema import Benchmark, content_hash
 from iclft.config import ExperimentConfig, load_config
@@ -85,8 +86,36 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
     """Run `config` unless its run directory is already finished; return that directory.
 
     The run is computed under an exclusive lock on its name, so a second process running the
-    same config waits and then reuses the finished directory."""
-    runs_dir = Path(runs_dir)
+    same config waits and then reuses the finished directory. Started as several processes
+    (`iclft.distributed`), the main process runs the experiment and the others help it fine-tune."""
+    if distributed.is_distributed():
+        return _run_distributed(config, Path(runs_dir), progress)
+    return _run(config, Path(runs_dir), progress)
+
+
+def _run_distributed(config: ExperimentConfig, runs_dir: Path, progress: bool) -> Path:
+    from iclft.models.hf import pick_device
+
+    distributed.accelerator(pick_device(config.model.device))  # every process joins the group
+    if not distributed.is_main():
+        _help_finetune(config)
+        return run_dir_for(config, runs_dir)
+    try:
+        return _run(config, runs_dir, progress)
+    finally:
+        distributed.send_work(None)
+
+
+def _help_finetune(config: ExperimentConfig) -> None:
+    """A helper process: train alongside the main process whenever it sends training work."""
+    from iclft.models import load_model
+
+    while (work := distributed.receive_work()) is not None:
+        examples, ft, seed = work
+        finetune(load_model(config.model), examples, ft, seed=seed, progress=False)
+
+
+def _run(config: ExperimentConfig, runs_dir: Path, progress: bool) -> Path:
     final = run_dir_for(config, runs_dir)
     if is_finished(final):
         return final
@@ -236,6 +265,7 @@ def _train_checkpoint(
 ) -> None:
     with atomic_dir(ckpt) as tmp:
         examples = training_examples(bench, config, augmented.augmentations if augmented else [])
+        distributed.send_work((examples, config.ft, config.seed))  # the other processes train too
         summary = finetune(
             lm, examples, config.ft, seed=config.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress
         )

@@ -26,6 +26,7 @@ import random
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from iclft import distributed
 from iclft.config import FinetuneConfig
 from iclft.errors import UserError
 from iclft.models.base import LoraSpec, TrainableLM, TrainExample
@@ -119,6 +121,16 @@ def lora_spec(cfg: FinetuneConfig) -> LoraSpec | None:
     return LoraSpec(rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
 
 
+def step_shares(rows: list, processes: int, accumulation: int) -> list[list[list]]:
+    """The rows of one optimizer step split into processes × accumulation micro-batches:
+    `shares[p][a]` is micro-batch `a` of process `p`. Rows arrive sorted by length, so
+    contiguous chunks keep padding small; the processes' chunks of one micro-step are
+    neighbours, so they take about the same time. A chunk may be empty (a short last batch)."""
+    parts = processes * accumulation
+    chunks = [rows[k * len(rows) // parts : (k + 1) * len(rows) // parts] for k in range(parts)]
+    return [[chunks[a * processes + p] for a in range(accumulation)] for p in range(processes)]
+
+
 def finetune(
     lm: TrainableLM,
     examples: list[TrainExample],
@@ -132,8 +144,17 @@ def finetune(
     Afterwards `lm.module` is in eval mode with no trainable parameters; a LoRA adapter is
     merged into the weights, so `lm` scores and generates with the fine-tuned model, and
     `lm.save_finetuned(folder)` writes the result.
+
+    Among several processes (`iclft.distributed`) every process calls this with the same
+    examples: each global batch of `cfg.batch_size` examples is split into processes ×
+    `cfg.gradient_accumulation` micro-batches, and the loss of each is its summed token
+    cross-entropy over the global batch's scored tokens, so the gradient is that of one
+    process taking the whole batch. Only the main process ends up with the trained model
+    when `cfg.fsdp` shards it.
     """
     t_start = time.perf_counter()
+    processes, main = distributed.world_size(), distributed.is_main()
+    _check_parallel(cfg, processes)
     rows = [encode_example(lm, ex, cfg.max_length) for ex in examples]
     rows = [r for r in rows if any(label != IGNORE for label in r[1])]
     if not rows:
@@ -147,34 +168,44 @@ def finetune(
         torch.cuda.reset_peak_memory_stats(device)
 
     with torch.random.fork_rng(devices=[device] if cuda else []):
-        torch.manual_seed(seed)
-        lm.start_training(lora_spec(cfg))
-        model = lm.module
+        torch.manual_seed(seed)  # the same on every process: the same LoRA initialisation
+        lm.start_training(lora_spec(cfg), cfg.gradient_checkpointing)
+        model = _parallel_module(lm, cfg)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, total))
         rng = random.Random(seed)
-        log = open(log_path, "a", encoding="utf-8") if log_path else None
+        log = open(log_path, "a", encoding="utf-8") if log_path and main else None
         losses: list[float] = []
         tokens = slots = 0
         t_loop = time.perf_counter()
-        bar = tqdm(total=total, desc="fine-tuning", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=total, desc="fine-tuning", disable=not (progress and main), dynamic_ncols=True)
         try:
             batches: list[list[int]] = []
             for step in range(total):
                 if not batches:
                     batches = epoch_batches(lengths, cfg.batch_size, rng)
-                batch = collate([rows[i] for i in batches.pop()], pad)
-                loss = _loss(model, batch, device)
-                loss.backward()
+                step_rows = [rows[i] for i in batches.pop()]
+                scored = sum(label != IGNORE for _, labels in step_rows for label in labels)
+                shares = step_shares(step_rows, processes, cfg.gradient_accumulation)
+                mine = shares[distributed.rank()]
+                loss_sum = 0.0
+                for a, part in enumerate(mine):
+                    if not part and processes == 1:
+                        continue
+                    with _gradient_sync(model, cfg, sync=a == len(mine) - 1):
+                        with torch.autocast(device.type, torch.bfloat16, enabled=cfg.mixed_precision == "bf16"):
+                            ce = _loss_sum(model, collate(part, pad) if part else None, pad, device)
+                        (ce * processes / scored).backward()  # processes average their gradients
+                    loss_sum += ce.item()
                 torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
                 lr = opt.param_groups[0]["lr"]
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
-                losses.append(loss.item())
-                tokens += batch.n_tokens
-                slots += batch.n_slots
+                losses.append(distributed.sum_across(loss_sum, device) / scored)
+                tokens += sum(len(ids) for ids, _ in step_rows)
+                slots += sum(len(part) * max(len(ids) for ids, _ in part) for share in shares for part in share if part)
                 if log:
                     rec = {
                         "step": step + 1,
@@ -192,9 +223,14 @@ def finetune(
             if log:
                 log.close()
         t_train = time.perf_counter() - t_loop
+        if cfg.fsdp:
+            _unshard(lm, model, main)
         del opt, sched, params, model
+        if distributed.is_distributed():
+            distributed.accelerator(device).free_memory()
 
-    lm.end_training()
+    if main or not cfg.fsdp:
+        lm.end_training()
     return {
         "method": cfg.method,
         "steps": total,
@@ -207,18 +243,86 @@ def finetune(
         "padding_share": round(1 - tokens / slots, 4),
         "first_loss": _smooth(losses, 0),
         "last_loss": _smooth(losses, -1),
-        "peak_memory_gb": round(_peak_memory(device) / 1e9, 3),
+        "processes": processes,
+        "peak_memory_gb": round(_peak_memory(device) / 1e9, 3),  # of this process
         "train_s": round(t_train, 2),
         "wall_s": round(time.perf_counter() - t_start, 2),
     }
 
 
-def _loss(model, batch: Batch, device) -> torch.Tensor:
-    """Mean cross-entropy over the scored tokens of `batch`.
+def _check_parallel(cfg: FinetuneConfig, processes: int) -> None:
+    parts = processes * cfg.gradient_accumulation
+    if cfg.batch_size < parts:
+        raise UserError(
+            f"ft.batch_size {cfg.batch_size} is smaller than processes × ft.gradient_accumulation "
+            f"({processes} × {cfg.gradient_accumulation}); each micro-batch needs an example"
+        )
+    if cfg.fsdp and processes < 2:
+        raise UserError("ft.fsdp shards the model over several processes; run with --processes N (N ≥ 2)")
+
+
+def _parallel_module(lm: TrainableLM, cfg: FinetuneConfig):
+    """The module the loop trains: `lm.module` itself in one process; across processes wrapped
+    for data parallelism by accelerate (DDP), or sharded with torch's FSDP2 (`cfg.fsdp`)."""
+    if not distributed.is_distributed():
+        return lm.module
+    accelerator = distributed.accelerator(lm.device)
+    if cfg.fsdp:
+        return _fully_shard(lm.module)
+    return accelerator.prepare_model(lm.module)
+
+
+def _fully_shard(module):
+    """FSDP2: each transformer block is one shard unit, the rest (embeddings, head) the root's.
+
+    accelerate applies FSDP only on GPUs; iclft calls torch's `fully_shard` itself, so the same
+    sharding runs on CPU processes (gloo) and on GPUs."""
+    from torch.distributed.fsdp import fully_shard
+
+    base = module.get_base_model() if hasattr(module, "get_base_model") else module
+    blocks = set(getattr(base, "_no_split_modules", None) or [])
+    for layer in module.modules():
+        if type(layer).__name__ in blocks:
+            fully_shard(layer)
+    return fully_shard(module)
+
+
+def _unshard(lm: TrainableLM, model, main: bool) -> None:
+    """Gather the sharded weights on the main process and give `lm` a plain module again."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if main:
+        lm.reset_trained_module(full)
+
+
+@contextmanager
+def _gradient_sync(model, cfg: FinetuneConfig, sync: bool):
+    """Gradients are exchanged between processes only on a step's last micro-batch."""
+    if sync or not distributed.is_distributed():
+        yield
+    elif cfg.fsdp:
+        model.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            model.set_requires_gradient_sync(True)
+    else:
+        with model.no_sync():
+            yield
+
+
+def _loss_sum(model, batch: Batch | None, pad: int, device) -> torch.Tensor:
+    """Summed cross-entropy over the scored tokens of `batch`.
 
     Logits are computed only from the first scored position on: with long unscored
     contexts (FTICL), the output head over a large vocabulary is most of the cost.
+    A process with no rows in a micro-batch (`None`) still runs the model on one padding
+    token, with a zero loss, so that every process takes part in exchanging gradients.
     """
+    if batch is None:
+        out = model(input_ids=torch.tensor([[pad]], device=device), use_cache=False)
+        return out.logits.sum() * 0.0
     labels = batch.labels.to(device)
     first = int((batch.labels != IGNORE).int().argmax(dim=1).min())  # >= 1: labels[:, 0] is ignored
     width = labels.shape[1]
@@ -230,7 +334,9 @@ def _loss(model, batch: Batch, device) -> torch.Tensor:
         **extra,
     )
     logits = out.logits[:, -(width - first + 1) : -1]  # positions first-1 .. T-2 predict first .. T-1
-    return F.cross_entropy(logits.float().flatten(0, 1), labels[:, first:].flatten(), ignore_index=IGNORE)
+    return F.cross_entropy(
+        logits.float().flatten(0, 1), labels[:, first:].flatten(), ignore_index=IGNORE, reduction="sum"
+    )
 
 
 def _smooth(losses: list[float], end: int) -> float:

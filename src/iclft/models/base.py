@@ -140,8 +140,14 @@ class TrainableLM(LanguageModel):
         """The token id that pads batches (masked out, never trained on)."""
 
     @abstractmethod
-    def start_training(self, lora: LoraSpec | None) -> None:
-        """Make `module` trainable: only a new LoRA adapter's weights, or all weights (None)."""
+    def start_training(self, lora: LoraSpec | None, gradient_checkpointing: bool = False) -> None:
+        """Make `module` trainable: only a new LoRA adapter's weights, or all weights (None);
+        with `gradient_checkpointing`, activations are recomputed in the backward pass."""
+
+    @abstractmethod
+    def reset_trained_module(self, state_dict: dict) -> None:
+        """After sharded training (FSDP): a plain `module`, as `start_training` made it, holding
+        `state_dict` (the full trained weights)."""
 
     @abstractmethod
     def end_training(self) -> None:

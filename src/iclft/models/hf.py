@@ -34,6 +34,12 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
 def pick_device(device: str = "auto") -> torch.device:
+    """`device` as a torch device; "auto" picks CUDA, then Apple's GPU, then the CPU. Among
+    several processes (`iclft.distributed`), "auto" and "cuda" mean this process's own GPU."""
+    from iclft import distributed
+
+    if device in ("auto", "cuda") and torch.cuda.is_available() and distributed.is_distributed():
+        return torch.device("cuda", distributed.local_rank())
     if device != "auto":
         return torch.device(device)
     if torch.cuda.is_available():
@@ -88,6 +94,7 @@ class TransformersModel(TrainableLM):
         self._module = AutoModelForCausalLM.from_pretrained(str(name_or_path), dtype=self.dtype, use_safetensors=True)
         self._module.to(self.device).eval()
         self._adapter = None  # (LoraConfig, adapter weights) of the LoRA fine-tuning merged in
+        self._training: tuple[LoraSpec | None, bool] = (None, False)  # start_training's arguments
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
         self.bos_id = self.tokenizer.convert_tokens_to_ids(bos) if bos is not None else None
         self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
@@ -260,8 +267,11 @@ class TransformersModel(TrainableLM):
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else (self.bos_id or 0)
 
-    def start_training(self, lora: LoraSpec | None) -> None:
+    def start_training(self, lora: LoraSpec | None, gradient_checkpointing: bool = False) -> None:
         self._adapter = None
+        self._training = (lora, gradient_checkpointing)
+        if gradient_checkpointing:  # non-reentrant: works with frozen inputs (LoRA) and FSDP
+            self._module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if lora is None:
             self._module.requires_grad_(True)
         else:
@@ -279,6 +289,17 @@ class TransformersModel(TrainableLM):
                 self._module = get_peft_model(self._module, config)
         self._module.train()
 
+    def reset_trained_module(self, state_dict: dict) -> None:
+        """Training sharded the module (FSDP); rebuild it unsharded with `state_dict`, the full
+        trained weights, as `start_training` left it (so `end_training` merges as usual)."""
+        from transformers import AutoModelForCausalLM
+
+        lora, checkpointing = self._training
+        self._module = AutoModelForCausalLM.from_pretrained(self.source, dtype=self.dtype, use_safetensors=True)
+        self._module.to(self.device)
+        self.start_training(lora, checkpointing)
+        self._module.load_state_dict(state_dict)
+
     def end_training(self) -> None:
         from peft import PeftModel, get_peft_model_state_dict
 
@@ -289,6 +310,8 @@ class TransformersModel(TrainableLM):
             }
             self._adapter = (self._module.peft_config["default"], weights)
             self._module = self._module.merge_and_unload()
+        if self._training[1]:  # gradient checkpointing
+            self._module.gradient_checkpointing_disable()
         self._module.requires_grad_(False)
         self._module.eval()
 
