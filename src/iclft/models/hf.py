@@ -57,6 +57,19 @@ def _quiet_peft():
         yield
 
 
+def _checkpointing(module, on: bool) -> None:
+    """Activation (gradient) checkpointing on or off, under the names of newer transformers when it has them."""
+    if hasattr(module, "activation_checkpointing_enable"):
+        if on:
+            module.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            module.activation_checkpointing_disable()
+    elif on:
+        module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        module.gradient_checkpointing_disable()
+
+
 def lora_targets(module) -> list[str]:
     """Names of every linear layer except the output head: attention and MLP projections."""
     head = module.get_output_embeddings()
@@ -271,7 +284,7 @@ class TransformersModel(TrainableLM):
         self._adapter = None
         self._training = (lora, gradient_checkpointing)
         if gradient_checkpointing:  # non-reentrant: works with frozen inputs (LoRA) and FSDP
-            self._module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            _checkpointing(self._module, True)
         if lora is None:
             self._module.requires_grad_(True)
         else:
@@ -310,8 +323,8 @@ class TransformersModel(TrainableLM):
             }
             self._adapter = (self._module.peft_config["default"], weights)
             self._module = self._module.merge_and_unload()
-        if self._training[1]:  # gradient checkpointing
-            self._module.gradient_checkpointing_disable()
+        if self._training[1]:
+            _checkpointing(self._module, False)
         self._module.requires_grad_(False)
         self._module.eval()
 
