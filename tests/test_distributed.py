@@ -140,3 +140,14 @@ def test_how_steps_are_computed_is_not_part_of_the_run_hash(tiny_model_dir, tmp_
 def test_processes_must_be_a_positive_number(tmp_path, tiny_model_dir):
     done = iclft_run(write_config(tmp_path / "a.yaml", tiny_model_dir), tmp_path / "runs", "--processes", "0")
     assert done.returncode == 2 and "expected a whole number of at least 1, got '0'" in done.stderr
+
+
+def test_settings_that_cannot_be_split_fail_before_any_process_starts(tmp_path, tiny_model_dir):
+    config = write_config(tmp_path / "a.yaml", tiny_model_dir)
+    done = iclft_run(config, tmp_path / "runs", "--processes", "8")  # batch_size 5 < 8 processes
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "iclft: error: ft.batch_size 5 is smaller than processes × ft.gradient_accumulation (8 × 1); "
+        "each micro-batch needs an example"
+    )
+    assert not (tmp_path / "runs").exists()

@@ -45,6 +45,10 @@ def cmd_run(args) -> None:
 
     config = load_run_config(args.config, args.set)
     if args.processes > 1 and not distributed.is_distributed():
+        if config.cond.fine_tunes:
+            from iclft.exposure.finetune import check_parallel
+
+            check_parallel(config.ft, args.processes)
         sys.exit(launch_processes(args))
     run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)
     if not distributed.is_main():
@@ -308,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(line: str) -> int:
-    print(f"iclft: error: {line}", file=sys.stderr)
+    from iclft import distributed
+
+    if distributed.is_main():  # several processes fail alike: one line, from the main one
+        print(f"iclft: error: {line}", file=sys.stderr)
     return 2
 
 

@@ -21,6 +21,7 @@ Fine-tuned weights are saved before scoring, so a crash while scoring does not r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -38,7 +39,7 @@ from iclft.evaluation.scoring import score_items
 from iclft.exposure.augment import AugmentResult, build_augmentations
 from iclft.exposure.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from iclft.exposure.data import training_examples
-from iclft.exposure.finetune import finetune
+from iclft.exposure.finetune import check_parallel, finetune
 from iclft.io import atomic_write_text, read_jsonl, write_json, write_jsonl
 from iclft.provenance import collect as collect_provenance
 from iclft.provenance import is_current, model_fingerprint
@@ -96,6 +97,8 @@ def run_experiment(config: ExperimentConfig, runs_dir: str | Path = "runs", prog
 def _run_distributed(config: ExperimentConfig, runs_dir: Path, progress: bool) -> Path:
     from iclft.models.hf import pick_device
 
+    if config.cond.fine_tunes:
+        check_parallel(config.ft, distributed.world_size())  # every process fails alike, before any work
     distributed.accelerator(pick_device(config.model.device))  # every process joins the group
     if not distributed.is_main():
         _help_finetune(config)
@@ -103,7 +106,8 @@ def _run_distributed(config: ExperimentConfig, runs_dir: Path, progress: bool) -
     try:
         return _run(config, runs_dir, progress)
     finally:
-        distributed.send_work(None)
+        with contextlib.suppress(RuntimeError):  # a helper that failed is gone already
+            distributed.send_work(None)
 
 
 def _help_finetune(config: ExperimentConfig) -> None:

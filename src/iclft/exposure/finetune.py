@@ -154,7 +154,7 @@ def finetune(
     """
     t_start = time.perf_counter()
     processes, main = distributed.world_size(), distributed.is_main()
-    _check_parallel(cfg, processes)
+    check_parallel(cfg, processes)
     rows = [encode_example(lm, ex, cfg.max_length) for ex in examples]
     rows = [r for r in rows if any(label != IGNORE for label in r[1])]
     if not rows:
@@ -250,7 +250,8 @@ def finetune(
     }
 
 
-def _check_parallel(cfg: FinetuneConfig, processes: int) -> None:
+def check_parallel(cfg: FinetuneConfig, processes: int) -> None:
+    """Fine-tuning settings that cannot work with `processes` processes fail here, before any work."""
     parts = processes * cfg.gradient_accumulation
     if cfg.batch_size < parts:
         raise UserError(
