@@ -88,6 +88,7 @@ class RunStatus:
     seconds: float | None = None
     error: str | None = None  # one line, for failed
     traceback: str | None = None
+    node: str | None = None  # the Ray node that ran it (Ray executor)
 
     @property
     def done(self) -> bool:

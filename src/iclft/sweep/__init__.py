@@ -29,7 +29,9 @@ removes that file. The sweep's plan is written to `<runs_dir>/sweeps/<name>.json
 
 Experiments that share fine-tuned weights (`ft` and `ft+icl` with the same checkpoint key)
 form one job and run one after the other, so no checkpoint is trained twice at the same time
-(and a lock per run and checkpoint keeps two sweeps on one runs folder from doing so).
+(and a lock per run and checkpoint keeps two sweeps on one runs folder from doing so). On
+Ray a job is one task, on any node: it sends its runs' files and the checkpoint it trained
+back to the driver's runs folder, and takes along a checkpoint that folder already holds.
 
 The package: `grid` (spec, expansion, validation), `jobs` (grouping, one experiment, failure
 records), `executors` (local processes, Ray), `runner` (plan, progress, result).

@@ -20,6 +20,7 @@ class SweepResult:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # slug -> one-line error
+    nodes: dict[str, str] = field(default_factory=dict)  # slug -> the Ray node that ran it (Ray executor)
 
     def summary(self) -> str:
         return f"done {len(self.done)}, skipped {len(self.skipped)} (finished before), failed {len(self.failed)}"
@@ -55,6 +56,8 @@ def run_sweep(sweep: Sweep, progress: bool = True) -> SweepResult:
     finally:
         bar.close()
     for status in statuses:
+        if status.node:
+            result.nodes[status.slug] = status.node
         if status.done:
             result.done.append(status.slug)
         else:
