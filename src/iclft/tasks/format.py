@@ -200,9 +200,9 @@ def parse_task(data: Any, folder: Path) -> tuple[TaskSet | None, list[str]]:
     if not isinstance(data, dict):
         return None, [f"{path}: expected a mapping of task fields, found {json_type(data)}"]
     problems = [f"{path}: unknown field '{k}' (known: {', '.join(TASK_FIELDS)})" for k in data if k not in TASK_FIELDS]
-    problems += [f"{path}: missing field '{k}'" for k in TASK_REQUIRED if k not in data]
-    if problems:
-        return None, problems
+    missing = [f"{path}: missing field '{k}'" for k in TASK_REQUIRED if k not in data]
+    if missing:
+        return None, problems + missing
     name, family, output = (_text(data, k, path, problems) for k in ("name", "family", "output"))
     kind = data["kind"]
     if kind not in KINDS:
