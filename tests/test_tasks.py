@@ -309,6 +309,8 @@ def test_an_earlier_import_is_replaced_anything_else_refused(release, tmp_path, 
     (out / "amazon" / "stale.txt").write_text("from before")
     import_release(release, out)
     assert not (out / "amazon" / "stale.txt").exists()
+    with pytest.raises(UserError, match="inside the released folder"):
+        import_release(release, release / "sentiment" / "study")
     (tmp_path / "empty").mkdir()
     import_release(release, tmp_path / "empty")
     assert (tmp_path / "empty" / "study.yaml").is_file()
@@ -344,7 +346,7 @@ MOOD = {
     "inputs": ["text"],
     "output": "mood",
     "labels": ["happy", "sad"],
-    "templates": ["Text: {text}\nMood:"],
+    "templates": ["Text:\n{text}\nMood:", "What is the mood of this text? {text}\nMood:"],
     "files": {"test": "test.jsonl", "demos": "demos.jsonl", "train": "train.jsonl"},
 }
 MOOD_ROWS = [{"idx": 0, "text": "sun", "mood": "happy"}, {"idx": 1, "text": "rain", "mood": "sad"}]
@@ -359,7 +361,7 @@ def test_a_users_own_task_validates_and_loads(tmp_path, capsys):
     assert task.train == (TrainFile("train.jsonl", None),) and task.train_records() == MOOD_ROWS
     assert (
         prompts.test_prompt(task, {"text": "snow"}, task.demo_records(), 1)
-        == "Text: sun\nMood:happy\n\nText: snow\nMood:"
+        == "Text:\nsun\nMood:happy\n\nText:\nsnow\nMood:"  # docs/task-study.md
     )
 
 

@@ -108,7 +108,7 @@ def import_release(source: str | Path, out: str | Path) -> ImportResult:
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise UserError(f"{source}: not a folder")
-    _check_out(out)
+    _check_out(out, source)
     templates = _read_templates(source / PROMPT_MAP)
     _check_layout(source)
     absent = []
@@ -122,7 +122,9 @@ def import_release(source: str | Path, out: str | Path) -> ImportResult:
     return ImportResult(load_study(out), source, unused, tuple(absent))
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, source: Path) -> None:
+    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+        raise UserError(f"{out}: inside the released folder {source}; choose an --out outside it")
     if not out.exists():
         return
     if not out.is_dir():
