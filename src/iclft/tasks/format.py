@@ -181,6 +181,11 @@ def _nonblank_lines(text: str) -> Iterator[tuple[int, str]]:
             yield n, line
 
 
+def shown(value: Any) -> str:
+    """A YAML or JSON value as it reads in an error line."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 def json_type(value: Any) -> str:
     names = {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
@@ -206,7 +211,7 @@ def parse_task(data: Any, folder: Path) -> tuple[TaskSet | None, list[str]]:
     name, family, output = (_text(data, k, path, problems) for k in ("name", "family", "output"))
     kind = data["kind"]
     if kind not in KINDS:
-        problems.append(f"{path}: field 'kind' must be classification or generation, not {json.dumps(kind)}")
+        problems.append(f"{path}: field 'kind' must be classification or generation, not {shown(kind)}")
     inputs = _texts(data, "inputs", path, problems)
     labels = _texts(data, "labels", path, problems) if "labels" in data else ()
     if kind == "classification" and not labels:
@@ -228,7 +233,7 @@ def parse_task(data: Any, folder: Path) -> tuple[TaskSet | None, list[str]]:
 def _text(data: dict, key: str, path: Path, problems: list[str]) -> str:
     value = data[key]
     if not isinstance(value, str) or not value.strip():
-        problems.append(f"{path}: field '{key}' must be a non-empty string, not {json.dumps(value)}")
+        problems.append(f"{path}: field '{key}' must be a non-empty string, not {shown(value)}")
         return ""
     return value
 
@@ -269,7 +274,7 @@ def _files(value: Any, folder: Path, problems: list[str]) -> tuple[str | None, s
     if isinstance(train, dict):
         sizes = [s for s in train if not isinstance(s, int) or isinstance(s, bool) or s < 1]
         if sizes:
-            problems.append(f"{path}: files.train: {json.dumps(sizes[0])} is not a size (a whole number)")
+            problems.append(f"{path}: files.train: {shown(sizes[0])} is not a size (a whole number)")
         names = [(s, _file_name(f, f"files.train.{s}", path, problems)) for s, f in train.items() if s not in sizes]
         trains = tuple(TrainFile(f, s) for s, f in sorted(names) if f)
     else:
@@ -286,7 +291,7 @@ def _file_name(value: Any, key: str, path: Path, problems: list[str]) -> str | N
     if value is None:
         return None
     if not isinstance(value, str) or not value.endswith(".jsonl") or Path(value).name != value:
-        problems.append(f"{path}: {key} must be the name of a .jsonl file in the task folder, not {json.dumps(value)}")
+        problems.append(f"{path}: {key} must be the name of a .jsonl file in the task folder, not {shown(value)}")
         return None
     return value
 

@@ -209,27 +209,32 @@ def _import_family(folder: Path, out: Path, family: str, spec: ReleaseFamily, te
             raise UserError(f"{test}: file missing (a test set of the study)")
         if not pool.is_file():
             raise UserError(f"{test}: no demonstration pool ({pool} is missing)")
-        trains = []
-        if set_name == spec.train:
-            for size in TRAIN_SIZES:
-                path = folder / file_of_train(set_name, size)
-                if path.is_file():
-                    trains.append((size, path))
-                elif size == REQUIRED_TRAIN_SIZE:
-                    raise UserError(f"{path}: file missing (the training set of '{family}')")
-                else:
-                    absent.append(f"{family}/{path.name}")
-        train_files = tuple(TrainFile(f"train_{size}.jsonl", size) for size, _ in trains)
+        trains = _train_paths(folder, family, set_name, absent) if set_name == spec.train else {}
+        train_files = tuple(TrainFile(f"train_{size}.jsonl", size) for size in trains)
         task = TaskSet(
             out / set_name, set_name, family, spec.kind, spec.inputs, "output", spec.labels,
             spec.unlabelled, templates, "test.jsonl", "demos.jsonl", train_files,
         )  # fmt: skip
         write_jsonl(task.folder / "test.jsonl", release_records(test, task, "test"))
         write_jsonl(task.folder / "demos.jsonl", release_records(pool, task, "demos"))
-        for (_, path), train in zip(trains, train_files, strict=True):
-            write_jsonl(task.folder / train.file, release_records(path, task, "train"))
+        for train in train_files:
+            write_jsonl(task.folder / train.file, release_records(trains[train.size], task, "train"))
         write_task(task)
     return absent
+
+
+def _train_paths(folder: Path, family: str, set_name: str, absent: list[str]) -> dict[int, Path]:
+    """size -> released training file; optional sizes not present are added to `absent`."""
+    paths = {}
+    for size in TRAIN_SIZES:
+        path = folder / file_of_train(set_name, size)
+        if path.is_file():
+            paths[size] = path
+        elif size == REQUIRED_TRAIN_SIZE:
+            raise UserError(f"{path}: file missing (the training set of '{family}')")
+        else:
+            absent.append(f"{family}/{path.name}")
+    return paths
 
 
 def release_records(path: Path, task: TaskSet, role: str) -> list[dict]:
