@@ -110,6 +110,11 @@ def cmd_data_show(args) -> None:
 
 
 def cmd_data_import(args) -> None:
+    if args.kind == "task-study":
+        from iclft.tasks.release import describe_import, import_release
+
+        print(describe_import(import_release(args.dir, args.out)))
+        return
     from iclft.benchmarks.celebrities import import_published
     from iclft.benchmarks.schema import save_benchmark
 
@@ -120,8 +125,9 @@ def cmd_data_import(args) -> None:
 
 def cmd_data_validate(args) -> None:
     from iclft.benchmarks.userdata import validate_folder
+    from iclft.tasks.validate import is_task_path, validate_task_path
 
-    problems = validate_folder(args.dir)
+    problems = validate_task_path(args.dir) if is_task_path(args.dir) else validate_folder(args.dir)
     for problem in problems:
         print(problem)
     if problems:
@@ -241,12 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.set_defaults(func=cmd_data_show)
     p = dsub.add_parser("import", help="import a published dataset folder")
-    p.add_argument("kind", choices=["celebrities"])
+    p.add_argument("kind", choices=["celebrities", "task-study"], help="task-study: Yang et al. 2024's data folder")
     p.add_argument("dir", type=Path)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--seed", default=0, type=int, help="celebrities: the draw of distractors")
     p.set_defaults(func=cmd_data_import)
-    p = dsub.add_parser("validate", help="check a user benchmark folder; one line per problem")
+    p = dsub.add_parser("validate", help="check a benchmark, task or study folder; one line per problem")
     p.add_argument("dir", type=Path)
     p.set_defaults(func=cmd_data_validate)
     p = dsub.add_parser("audit", help="can the answers be guessed? surface heuristics and a no-context model")
