@@ -132,13 +132,58 @@ def predicted_increment(run: dict) -> dict:
     return parts
 
 
-def measure_all() -> list[dict]:
-    runs = []
+def counted_activations(setting: str, method: str) -> tuple[int, int, bool]:
+    """Bytes autograd keeps for backward in one forward pass of SmolLM2 over the setting's widest
+    batch (without checkpointing), counted by storage through `saved_tensors_hooks`; weights
+    excluded. Returns (bytes, tokens per sequence, padded)."""
+    import torch
+
+    from iclft.config import FinetuneConfig, ModelConfig
+    from iclft.exposure.finetune import lora_spec, make_batches
+    from iclft.models import load_model
+
+    lm = load_model(ModelConfig(name="smollm2-135m", device="cpu"))
+    spec = SETTINGS[setting]
+    cfg = FinetuneConfig(method=method, batch_size=spec["batch_size"], lora_rank=16, lora_alpha=32, max_length=512)
+    batch = max(make_batches(lm, examples_for(lm, spec["join_tokens"]), cfg), key=lambda b: b.n_slots)
+    lm.start_training(lora_spec(cfg))
+    storages: dict[int, int] = {}
+
+    def keep(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+        lm.module(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    weights = {p.untyped_storage().data_ptr() for p in lm.module.parameters()}
+    lm.end_training()
+    padded = bool((batch.attention_mask == 0).any())
+    return sum(n for ptr, n in storages.items() if ptr not in weights), list(batch.input_ids.shape), padded
+
+
+def print_counted() -> None:
+    from iclft.memory import SMOLLM2_135M, estimate
+
+    print("\nActivations kept for backward, one forward pass, no checkpointing (GB): counted vs estimate")
     for setting in SETTINGS:
+        for method in ("lora", "full"):
+            counted, (b, t), padded = counted_activations(setting, method)
+            pred = estimate(SMOLLM2_135M, method=method, batch_size=b, seq_len=t, padded=padded)["activations"]
+            print(
+                f"  {setting:5s} {method:5s} {b}×{t}  counted {counted / GB:.3f}  estimate {pred / GB:.3f}  ratio {pred / counted:.3f}"
+            )
+
+
+def measure_all(settings: list[str], mmap_threshold: int | None) -> list[dict]:
+    env = dict(os.environ)
+    if mmap_threshold:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
+    runs = []
+    for setting in settings:
         for method in ("lora", "full"):
             for checkpointing in (False, True):
                 args = [sys.executable, __file__, "--one", json.dumps([setting, method, checkpointing])]
-                out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+                out = subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
                 run = json.loads(out.strip().splitlines()[-1])
                 runs.append(run)
                 print(json.dumps(run), flush=True)
@@ -199,15 +244,27 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--one", help=argparse.SUPPRESS)  # [setting, method, checkpointing]: a child process
     p.add_argument("--predict-only", action="store_true")
+    p.add_argument("--count-only", action="store_true", help="only count the activations kept for backward")
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument(
+        "--mmap-threshold",
+        type=int,
+        help="run the measured processes with glibc's MALLOC_MMAP_THRESHOLD_ set to this many bytes: "
+        "larger blocks then go back to the system when freed, so the resident set follows the live tensors",
+    )
     a = p.parse_args()
     if a.one:
         print(json.dumps(measure_one(*json.loads(a.one))))
         return
+    if a.count_only:
+        print_counted()
+        return
     if not a.predict_only:
         print(f"load before: {os.getloadavg()[0]:.2f}")
-        runs = measure_all()
+        runs = measure_all(a.settings, a.mmap_threshold)
         print(f"load after (1 min avg): {os.getloadavg()[0]:.2f}")
         print_comparison(runs)
+        print_counted()
     print_predictions()
 
 

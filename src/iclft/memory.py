@@ -122,41 +122,47 @@ def block_activations(
     seq_len: int,
     method: str = "lora",
     act_bytes: int = 4,
+    weight_bytes: int = 4,
     lora_rank: int = 16,
     lora_targets: tuple[str, ...] = PROJECTIONS,
+    lora_input_bytes: int = 0,
     attention: str = "sdpa",
     padded: bool = True,
 ) -> dict[str, int]:
     """Bytes one decoder block keeps for backward, per sequence of `seq_len` tokens, by op.
 
-    Following transformers' Llama block: a linear layer keeps its input when its weight trains
-    (and a LoRA layer keeps its input and A·x); RMSNorm computes in fp32 and keeps its fp32
-    input, its normalized fp32 value when its weight trains, and passes its output on in the
-    activation dtype; the rotary embedding keeps nothing big (it multiplies by constants).
-    SDPA (what iclft's models use: `lm.module.config._attn_implementation`) keeps q, k, v, its
-    output and a log-sum-exp per head; with padding (an attention mask) transformers repeats
-    k and v to all heads first. Eager attention keeps the fp32 probabilities, heads × seq² per
-    sequence. The MLP keeps gate, silu(gate), up and their product.
+    Following transformers' Llama block: a linear layer keeps its input when its weight trains;
+    RMSNorm computes in fp32 and keeps its fp32 input, its normalized value (in the weights'
+    dtype) when its weight trains, and passes its output on in the activation dtype; the rotary
+    embedding keeps nothing big (it multiplies by constants). SDPA (what iclft's models use:
+    `lm.module.config._attn_implementation`) keeps q, k, v, its output and a log-sum-exp per
+    head; its output is also o_proj's input (transposing it to o_proj's layout copies nothing);
+    with padding (an attention mask) transformers repeats k and v to all heads first.
+    Eager attention keeps the fp32 probabilities, heads × seq² per sequence. The MLP keeps gate,
+    silu(gate), up and their product. A LoRA layer keeps its input and A·x; when the adapter
+    computes in another dtype than the activations (`lora_input_bytes` > 0: peft's fp32
+    adapter on bf16 activations, or autocast) every LoRA layer keeps its own cast copy of its
+    input, and the copies replace the shared inputs.
     """
     full, a, T = method == "full", act_bytes, seq_len
     h, i = shape.hidden, shape.intermediate
     q, kv = shape.heads * shape.dim, shape.kv_heads * shape.dim
-    norm = 4 * h + (a * h if full else 0) + a * h  # fp32 input, normalized (if trained), output
+    targets = {name: dims for name, dims in projections(shape).items() if name in lora_targets}
+    copies = lora_input_bytes if not full else 0
+    norm_out = 0 if copies else a * h  # the output, shared by the layers that read it
+    norm = 4 * h + (weight_bytes * h if full else 0) + norm_out
     kv_kept = q if (padded or attention == "eager") else kv
     if attention == "eager":
         probs = shape.heads * T * (4 + (a if a != 4 else 0))  # fp32 softmax, its cast to the act dtype
-        attention_kept = a * (q + 2 * kv_kept) + probs + a * q  # q, k, v, probabilities, o_proj input
-    else:
-        attention_kept = a * (q + 2 * kv_kept) + a * q + 4 * shape.heads + a * q  # q k v, out, lse, o_proj input
+        attention_kept = a * (q + 2 * kv_kept) + probs + (0 if copies else a * q)  # q, k, v, probs, o_proj's input
+    else:  # q, k, v, the output (laid out as o_proj's input: one tensor for both), log-sum-exp
+        attention_kept = a * (q + 2 * kv_kept) + a * q + 4 * shape.heads
+    mlp = (3 if copies else 4) * a * i  # gate, silu(gate), up (and their product, down_proj's input)
     lora = 0
     if not full:
-        lora = a * lora_rank * sum(1 for name in projections(shape) if name in lora_targets)
-    per_token = {
-        "norms": 2 * norm,
-        "attention": attention_kept,
-        "mlp": 4 * a * i,
-        "lora": lora,
-    }
+        lora = (copies or a) * lora_rank * len(targets)  # A·x
+        lora += copies * sum(n_in for n_in, _ in targets.values())  # each layer's own input copy
+    per_token = {"norms": 2 * norm, "attention": attention_kept, "mlp": mlp, "lora": lora}
     return {name: value * T for name, value in per_token.items()}
 
 
@@ -195,13 +201,18 @@ def estimate(
     optimizer = 2 * trainable_bytes + (4 * (n_adapter or n_model) if master_weights and w != 4 else 0)
     optimizer_step = trainable_bytes if foreach_optimizer else 0
 
-    block = block_activations(shape, seq_len, method, a, lora_rank, lora_targets, attention, padded)
+    lora_input_bytes = 2 if mixed_precision == "bf16" else (ADAPTER_BYTES if w != ADAPTER_BYTES else 0)
+    block = block_activations(
+        shape, seq_len, method, a, w, lora_rank, lora_targets, lora_input_bytes, attention, padded
+    )
     one_block = sum(block.values()) * batch_size
     if gradient_checkpointing:
         activations = shape.layers * w * shape.hidden * seq_len * batch_size + one_block  # inputs + one recomputed
     else:
         activations = shape.layers * one_block
-    final_norm = (4 + (a if method == "full" else 0) + a) * shape.hidden * seq_len * batch_size
+    final_norm = (
+        (4 + (w + a if method == "full" else 0)) * shape.hidden * seq_len * batch_size
+    )  # head's input if it trains
     activations += final_norm
     logits = (a + 8) * batch_size * seq_len * shape.vocab
 
