@@ -209,7 +209,9 @@ def print_predictions() -> None:
 
     models = {"Llama-3.2-1B": LLAMA_3_2_1B, "Llama-2-7B": LLAMA_2_7B, "Llama-3-70B": LLAMA_3_70B}
     cols = ["weights", "fsdp_gathered", "gradients", "optimizer", "activations", "logits", "peak"]
-    print("\nPredicted per process (GB): bf16 weights, micro-batch 8 × 2048 tokens, SDPA, padded")
+    print(
+        "\nPredicted per process (GB): bf16 weights (no autocast), micro-batch 8 × 2048 tokens per process, SDPA, padded"
+    )
     print(f"{'model':13s} {'params':>7s} {'method':6s} {'ckpt':4s} {'FSDP':4s} " + " ".join(f"{c:>11s}" for c in cols))
     for name, shape in models.items():
         for method in ("lora", "full"):
@@ -219,7 +221,6 @@ def print_predictions() -> None:
                         shape,
                         method=method,
                         weight_dtype="bfloat16",
-                        mixed_precision="bf16",
                         batch_size=8,
                         seq_len=2048,
                         gradient_checkpointing=ckpt,
@@ -231,12 +232,13 @@ def print_predictions() -> None:
                         f"{'8' if fsdp else '-':4s} " + " ".join(f"{parts[c] / GB:11.1f}" for c in cols)
                     )
     n = parameter_count(LLAMA_2_7B)
-    print(f"\nLlama-2-7B has {n / 1e9:.2f}B parameters. AdamW states alone (2 per parameter):")
-    print(f"  in bf16, as torch's AdamW keeps them for bf16 weights (iclft): 2 × 2 B × {n:.3g} = {4 * n / GB:.0f} GB")
+    print(f"\nLlama-2-7B has {n / 1e9:.2f}B parameters. AdamW's 2 states per parameter alone:")
+    print(f"  in bf16 (torch's AdamW on bf16 weights, as iclft trains them): 2 × 2 B × {n:.3g} = {4 * n / GB:.0f} GB")
     print(f"  in fp32: 2 × 4 B × {n:.3g} = {8 * n / GB:.0f} GB")
+    print(f"  with an fp32 master copy counted as optimizer state (12 B per parameter): {12 * n / GB:.0f} GB")
     print(
-        f"  fp32 weights + fp32 gradients + 2 fp32 states = 16 B per parameter: {16 * n / GB:.0f} GB "
-        f"(16 B × 7e9 = 112 GB); mixed precision with a master copy, 2+2+4+8 B: {16 * n / GB:.0f} GB"
+        f"  16 B per parameter is weights + gradients + states: fp32 4 + 4 + 8, or mixed precision with a master "
+        f"copy 2 + 2 + 12: {16 * n / GB:.0f} GB (16 B × 7e9 = 112 GB)"
     )
 
 

@@ -13,8 +13,9 @@
   (fp32 weights: 8 B per parameter; bf16 weights: 4 B). iclft keeps no fp32 master copy: the
   weights stay in the model dtype and bf16 runs under autocast (`master_weights=True` adds
   the 4 B per trainable parameter that a master copy would cost);
-- optimizer_step: AdamW's temporary copy of the states when it steps all tensors at once
-  (`foreach`, torch's default on GPUs; on CPUs it steps one tensor at a time);
+- optimizer_step: AdamW's temporaries: a copy of all second moments (their square roots) when
+  it steps all tensors at once (`foreach`, torch's default on GPUs), or two copies of the
+  largest tensor's when it steps one tensor at a time (on CPUs);
 - activations: what the decoder blocks keep for the backward pass (`block_activations`);
   with gradient checkpointing only each block's input, plus one block recomputed at a time;
 - logits: tokens × vocabulary, three copies at the loss (the head's output, the fp32 copy
@@ -117,6 +118,13 @@ def lora_parameter_count(shape: ModelShape, rank: int, targets: tuple[str, ...] 
     return shape.layers * per_block
 
 
+def largest_trainable(shape: ModelShape, method: str, lora_rank: int) -> int:
+    """Elements of the largest trainable tensor: the embedding matrix, or a LoRA matrix."""
+    if method == "lora":
+        return lora_rank * max(max(dims) for dims in projections(shape).values())
+    return max(shape.vocab * shape.hidden, max(n_in * n_out for n_in, n_out in projections(shape).values()))
+
+
 def block_activations(
     shape: ModelShape,
     seq_len: int,
@@ -199,7 +207,11 @@ def estimate(
     weights = n_model * w + n_adapter * ADAPTER_BYTES
     gradients = trainable_bytes
     optimizer = 2 * trainable_bytes + (4 * (n_adapter or n_model) if master_weights and w != 4 else 0)
-    optimizer_step = trainable_bytes if foreach_optimizer else 0
+    optimizer_step = (
+        trainable_bytes
+        if foreach_optimizer
+        else 2 * largest_trainable(shape, method, lora_rank) * (ADAPTER_BYTES if method == "lora" else w)
+    )
 
     lora_input_bytes = 2 if mixed_precision == "bf16" else (ADAPTER_BYTES if w != ADAPTER_BYTES else 0)
     block = block_activations(
