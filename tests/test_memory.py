@@ -115,3 +115,12 @@ def test_master_weights_add_four_bytes_per_trainable_parameter():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="method"):
         estimate(SMOLLM2_135M, method="qlora")
+
+
+def test_optimizer_step_temporaries():
+    # one tensor at a time (CPU): the square root of the largest tensor's states, then its quotient
+    cpu = estimate(SMOLLM2_135M, method="full", foreach_optimizer=False)
+    assert cpu["optimizer_step"] == 2 * 4 * SMOLLM2_135M.vocab * SMOLLM2_135M.hidden
+    # all at once (foreach): one copy of every second moment
+    gpu = estimate(SMOLLM2_135M, method="full")
+    assert gpu["optimizer_step"] == gpu["gradients"] == 4 * parameter_count(SMOLLM2_135M)
