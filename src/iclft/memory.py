@@ -201,32 +201,27 @@ def estimate(
     a = 2 if (mixed_precision == "bf16" or w == 2) else 4
     n_model = parameter_count(shape)
     n_adapter = lora_parameter_count(shape, lora_rank, lora_targets) if method == "lora" else 0
-    trainable_bytes = n_adapter * ADAPTER_BYTES if method == "lora" else n_model * w  # per trainable parameter
-    shard = processes if fsdp else 1
+    tokens = batch_size * seq_len
+    trainable_bytes = n_adapter * ADAPTER_BYTES if method == "lora" else n_model * w
+    largest_bytes = largest_trainable(shape, method, lora_rank) * (ADAPTER_BYTES if method == "lora" else w)
 
     weights = n_model * w + n_adapter * ADAPTER_BYTES
     gradients = trainable_bytes
     optimizer = 2 * trainable_bytes + (4 * (n_adapter or n_model) if master_weights and w != 4 else 0)
-    optimizer_step = (
-        trainable_bytes
-        if foreach_optimizer
-        else 2 * largest_trainable(shape, method, lora_rank) * (ADAPTER_BYTES if method == "lora" else w)
-    )
+    optimizer_step = trainable_bytes if foreach_optimizer else 2 * largest_bytes
 
     lora_input_bytes = 2 if mixed_precision == "bf16" else (ADAPTER_BYTES if w != ADAPTER_BYTES else 0)
     block = block_activations(
         shape, seq_len, method, a, w, lora_rank, lora_targets, lora_input_bytes, attention, padded
     )
     one_block = sum(block.values()) * batch_size
-    if gradient_checkpointing:
-        activations = shape.layers * w * shape.hidden * seq_len * batch_size + one_block  # inputs + one recomputed
+    if gradient_checkpointing:  # each block's input (the residual stream, in the weights' dtype), one recomputed
+        activations = shape.layers * w * shape.hidden * tokens + one_block
     else:
         activations = shape.layers * one_block
-    final_norm = (
-        (4 + (w + a if method == "full" else 0)) * shape.hidden * seq_len * batch_size
-    )  # head's input if it trains
-    activations += final_norm
-    logits = (a + 8) * batch_size * seq_len * shape.vocab
+    final_norm = 4 + (w + a if method == "full" else 0)  # fp32 input; normalized and output if the head trains
+    activations += final_norm * shape.hidden * tokens
+    logits = (a + 8) * tokens * shape.vocab  # the head's output, its fp32 copy, the log-softmax
 
     autocast_weights = 0
     if mixed_precision == "bf16" and w == 4:
@@ -236,10 +231,10 @@ def estimate(
 
     gathered = 0
     if fsdp:
-        weights //= shard
-        gradients //= shard
-        optimizer //= shard
-        optimizer_step //= shard
+        weights //= processes
+        gradients //= processes
+        optimizer //= processes
+        optimizer_step //= processes
         block_bytes = block_parameters(shape) * w
         gathered = root_parameters(shape) * w + 2 * block_bytes  # unsharded while in use
         gradients += block_bytes if method == "full" else 0  # one block's, before reduce-scatter
