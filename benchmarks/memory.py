@@ -1,7 +1,9 @@
 """Fine-tuning memory: measured on SmolLM2, predicted by `iclft.memory.estimate`, and predicted for larger models.
 
-    python benchmarks/memory.py                    # measure 8 configurations, then the tables
-    python benchmarks/memory.py --predict-only     # only the predictions for 1B, 7B and 70B
+    python benchmarks/memory.py                          # measure 8 configurations, then the tables
+    python benchmarks/memory.py --mmap-threshold 65536   # the same with glibc's MALLOC_MMAP_THRESHOLD_ fixed
+    python benchmarks/memory.py --count-only             # only the activations autograd keeps, counted
+    python benchmarks/memory.py --predict-only           # only the predictions for 1B, 7B and 70B
 
 Measured: LoRA (rank 16) and full fine-tuning of SmolLM2-135M in fp32, each with and without
 gradient checkpointing, on two data settings:
@@ -14,7 +16,10 @@ them from the model file: untouched pages are not resident) and imported peft; i
 resident set is then reset (/proc/self/clear_refs), and read again when the training loop
 ends (before a LoRA adapter is merged into the weights).
 On CPU the resident set includes the Python and torch runtime; the training increment
-(peak during training minus resident set before) is what `estimate` predicts.
+(peak during training minus resident set before) is what `estimate` predicts. glibc's default
+allocator keeps freed heap memory, so the resident set runs above the live tensors; with
+--mmap-threshold 65536 large blocks go back to the system when freed and the increment follows
+the live tensors (docs/performance.md, "Fine-tuning memory", has the figures).
 """
 
 from __future__ import annotations
