@@ -150,7 +150,8 @@ def block_activations(
     silu(gate), up and their product. A LoRA layer keeps its input and A·x; when the adapter
     computes in another dtype than the activations (`lora_input_bytes` > 0: peft's fp32
     adapter on bf16 activations, or autocast) every LoRA layer keeps its own cast copy of its
-    input, and the copies replace the shared inputs.
+    input, and the copies replace the shared inputs. iclft adapts every projection; with fewer
+    `lora_targets` the shared inputs are still all counted (an upper bound).
     """
     full, a, T = method == "full", act_bytes, seq_len
     h, i = shape.hidden, shape.intermediate
