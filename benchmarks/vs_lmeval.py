@@ -8,7 +8,8 @@ test items. A seeded sample of items (their ids are printed) is scored two ways:
 
 - lm-eval's `HFLM.loglikelihood` (the installed lm-eval, on the same loaded model), one request
   per option: context = start-of-text + context and question joined as iclft joins them
-  (`join_segments`), continuation = the option with iclft's separator. The token ids are
+  (`join_segments`, less a question's trailing whitespace, which moves into the continuation),
+  continuation = the option with iclft's separator. The token ids are
   checked to equal iclft's before anything is timed.
 - iclft's `TransformersModel.score` with the context cached: timed over all items (its context
   pass included) and over the sample alone.
@@ -37,17 +38,22 @@ from iclft.benchmarks import get_benchmark
 from iclft.config import IclConfig, ModelConfig
 from iclft.exposure.icl import icl_context
 from iclft.models import ScoreRequest, load_model
-from iclft.models.base import join_segments, segment_texts
+from iclft.models.base import segment_texts
 from iclft.models.packing import Encoded, make_packs
 
 
 def harness_pairs(lm, context: str, request: ScoreRequest) -> list[tuple[str, str]]:
     """(context, continuation) strings for lm-eval, one per option, that tokenize as iclft does:
     start-of-text text first (the harness adds no special tokens to a string that starts with
-    it), context and question joined by iclft's rule, the option with its separator."""
+    it), then context and question as `segment_texts` splits them (`join_segments([context,
+    prefix])` less a question's trailing whitespace, which goes with each option), then the
+    option with its separator."""
     bos = lm.tokenizer.convert_ids_to_tokens(lm.bos_id) if lm.bos_id is not None else ""
-    text = bos + join_segments([context, request.prefix])
-    return [(text, segment_texts([context, request.prefix, option])[2]) for option in request.options]
+    pairs = []
+    for option in request.options:
+        ctx, prefix, continuation = segment_texts([context, request.prefix, option])
+        pairs.append((bos + ctx + prefix, continuation))
+    return pairs
 
 
 def harness_loglikelihoods(hflm, pairs: list[tuple[str, str]]) -> list[float]:
@@ -57,12 +63,13 @@ def harness_loglikelihoods(hflm, pairs: list[tuple[str, str]]) -> list[float]:
     return [ll for ll, _ in hflm.loglikelihood(instances, disable_tqdm=True)]
 
 
-def check_same_tokens(lm, hflm, context: str, request: ScoreRequest) -> None:
-    for option, (text, continuation) in zip(request.options, harness_pairs(lm, context, request)):
-        theirs = hflm._encode_pair(text, continuation)
-        ctx, prefix, ours = lm.encode_segments([context, request.prefix, option])
-        if theirs != (ctx + prefix, ours):
-            raise SystemExit(f"lm-eval tokenizes {request.prefix!r} + {option!r} differently from iclft")
+def same_tokens(lm, hflm, context: str, request: ScoreRequest) -> bool:
+    """Whether lm-eval turns `harness_pairs` into the token ids iclft scores."""
+    return all(
+        hflm._encode_pair(text, continuation) == (ctx + prefix, ours)
+        for option, (text, continuation) in zip(request.options, harness_pairs(lm, context, request))
+        for ctx, prefix, ours in [lm.encode_segments([context, request.prefix, option])]
+    )
 
 
 def encoded_requests(lm, context: str, requests: list[ScoreRequest]) -> tuple[int, list[Encoded]]:
@@ -118,7 +125,8 @@ def main() -> None:
 
         hflm = HFLM(pretrained=lm.module, tokenizer=lm.tokenizer, batch_size=a.harness_batch)
         for i in sample:
-            check_same_tokens(lm, hflm, context, requests[i])
+            if not same_tokens(lm, hflm, context, requests[i]):
+                raise SystemExit(f"lm-eval tokenizes item {bench.items[i].id} differently from iclft")
         pairs = [pair for i in sample for pair in harness_pairs(lm, context, requests[i])]
         t = time.perf_counter()
         theirs = harness_loglikelihoods(hflm, pairs)
