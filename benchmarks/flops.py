@@ -99,6 +99,13 @@ def scoring_work(n_context: int, requests: list[tuple[int, list[int]]]) -> Scori
     return ScoringWork(tokens, heads, pairs)
 
 
+def lora_params(s: Shape, rank: int) -> int:
+    """Adapter weights of rank-`rank` LoRA on every linear layer but the output head (iclft's
+    `lora_targets`): rank × (inputs + outputs) per adapted matrix."""
+    per_layer = 2 * (s.d_model + s.d_attn) + 2 * (s.d_model + s.d_kv) + 3 * (s.d_model + s.d_ff)
+    return rank * s.n_layers * per_layer
+
+
 def training_flops_per_token(s: Shape, lora_params: int = 0) -> dict[str, int]:
     """FLOPs per trained token, two bounds (attention left out: under 1% for documents of a few
     dozen tokens). The head runs at every position (the loss reads every next-token distribution).

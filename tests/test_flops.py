@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from flops import ScoringWork, Shape, linear_params, scoring_work, training_flops_per_token  # noqa: E402
+from flops import ScoringWork, Shape, linear_params, lora_params, scoring_work, training_flops_per_token  # noqa: E402
 
 HAS_LM_EVAL = importlib.util.find_spec("lm_eval") is not None
 CONTEXT = "Read these.\n\nThe fleps are larger than the wugs.\n\nDax live near blicks.\n\n"
@@ -50,6 +50,17 @@ def test_training_bounds():
     shape = Shape(n_layers=1, d_model=4, d_attn=4, d_kv=4, d_ff=4, vocab=5)
     p = 4 * 16 + 3 * 16 + 20  # linear weights + head
     assert training_flops_per_token(shape, lora_params=7) == {"full": 6 * p, "lora": 4 * p + 6 * 7}
+
+
+def test_lora_params_count_the_adapters_iclft_trains(tiny_model_dir):
+    from iclft.models.base import LoraSpec
+    from iclft.models.hf import TransformersModel
+
+    lm = TransformersModel(tiny_model_dir, device="cpu")  # a fresh copy: training changes it
+    lm.start_training(LoraSpec(rank=2))
+    trained = sum(p.numel() for p in lm.module.parameters() if p.requires_grad)
+    # per layer: q, o (64 + 64), k, v (64 + 32), gate, up, down (64 + 128); rank 2, 2 layers
+    assert lora_params(Shape.of(lm.module.config), 2) == 2 * 2 * (2 * 128 + 2 * 96 + 3 * 192) == trained
 
 
 @pytest.mark.skipif(not HAS_LM_EVAL, reason="lm-eval is not installed (pip install 'iclft[lmeval]')")
