@@ -119,8 +119,10 @@ def training_flops_per_token(s: Shape, lora_params: int = 0) -> dict[str, int]:
     return {"full": 6 * p, "lora": 4 * p + 6 * lora_params}
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5, device: str = "cpu") -> float:
-    """Best FLOP/s of one [n, n] × [n, n] matmul over `reps` timed runs (after a warm-up)."""
+def matmul_peak(dtype: torch.dtype, n: int | None = None, reps: int = 5, device: str = "cpu") -> float:
+    """Best FLOP/s of one [n, n] × [n, n] matmul over `reps` timed runs (after a warm-up);
+    n = 2048 on a CPU, 8192 on a GPU."""
+    n = n or (8192 if torch.device(device).type == "cuda" else 2048)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
