@@ -143,7 +143,7 @@ def main() -> None:
     n_ctx, encoded = encoded_requests(lm, context, requests)
     work = scoring_work(n_ctx, [(len(e.prefix), [len(o) for o in e.options]) for e in encoded])
     packs = make_packs(encoded, lm.pack_tokens)
-    dense_pairs = sum(len(pk) * (n_ctx + len(pk)) for pk in packs) + n_ctx * n_ctx
+    dense_pairs = sum(len(pk) * (n_ctx + len(pk)) for pk in packs) + n_ctx * (n_ctx + 1) // 2
     peaks = {dt: matmul_peak(dt, device=str(lm.device)) for dt in (torch.float32, torch.bfloat16)}
     peak = peaks[lm.dtype]
     floor_s = work.flops(shape) / peak / len(requests)

@@ -73,7 +73,7 @@ class TransformersModel(TrainableLM):
         bos_token: str | None = None,
         name: str | None = None,
         batch_tokens: int = 16384,
-        pack_tokens: int = 1024,
+        pack_tokens: int = 256,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -91,7 +91,10 @@ class TransformersModel(TrainableLM):
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
         self.bos_id = self.tokenizer.convert_tokens_to_ids(bos) if bos is not None else None
         self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
-        self.pack_tokens = pack_tokens  # scoring: tokens of questions and options per forward call
+        # scoring: tokens of questions and options per forward call. The pack's mask is dense (every
+        # token is computed against the whole pack): smaller packs waste less attention, larger ones
+        # make larger matmuls; 256 was fastest of 128-1024 for SmolLM2 on CPU (docs/performance.md)
+        self.pack_tokens = pack_tokens
 
     # -- tokenization ---------------------------------------------------------------------
 
