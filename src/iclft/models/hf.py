@@ -92,7 +92,7 @@ class TransformersModel(TrainableLM):
         bos_token: str | None = None,
         name: str | None = None,
         batch_tokens: int = 16384,
-        pack_tokens: int = 1024,
+        pack_tokens: int = 256,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -111,7 +111,10 @@ class TransformersModel(TrainableLM):
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
         self.bos_id = self.tokenizer.convert_tokens_to_ids(bos) if bos is not None else None
         self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
-        self.pack_tokens = pack_tokens  # scoring: tokens of questions and options per forward call
+        # scoring: tokens of questions and options per forward call. The pack's mask is dense (every
+        # token is computed against the whole pack): smaller packs waste less attention, larger ones
+        # make larger matmuls; 256 was fastest of 128-1024 for SmolLM2 on CPU (docs/performance.md)
+        self.pack_tokens = pack_tokens
 
     # -- tokenization ---------------------------------------------------------------------
 
@@ -191,7 +194,7 @@ class TransformersModel(TrainableLM):
         if ctx_last is None and any(t.at < 0 for t in pack.targets):
             raise ValueError("cannot score an option with no context, prefix or start-of-text token")
         keep = sorted({t.at for t in pack.targets if t.at >= 0})
-        logprobs = torch.empty(0, device=self.device)
+        logprobs: list[float] = []  # of the targets with at >= 0, in order
         if keep:
             positions = self._tensor([[n_ctx + p for p in pack.positions]])
             out = self._module(
@@ -202,9 +205,15 @@ class TransformersModel(TrainableLM):
                 use_cache=ctx_kv is not None,
                 logits_to_keep=torch.tensor(keep, device=self.device),
             )
-            logprobs = out.logits[0].float().log_softmax(-1)
-        row = {at: k for k, at in enumerate(keep)}
-        return [(logprobs[row[t.at], t.token] if t.at >= 0 else ctx_last[t.token]).item() for t in pack.targets]
+            # log-softmax at the target tokens only: logit minus log-sum-exp of its row
+            logits = out.logits[0].float()
+            row = {at: k for k, at in enumerate(keep)}
+            scored = [t for t in pack.targets if t.at >= 0]
+            rows = self._tensor([[row[t.at] for t in scored]])[0]
+            tokens = self._tensor([[t.token for t in scored]])[0]
+            logprobs = (logits[rows, tokens] - logits.logsumexp(-1)[rows]).tolist()
+        found = iter(logprobs)
+        return [next(found) if t.at >= 0 else ctx_last[t.token].item() for t in pack.targets]
 
     def _pack_mask(self, pack: Pack, n_ctx: int, positions: torch.Tensor):
         """Additive attention mask [1, 1, pack, context + pack]: the whole context, the own

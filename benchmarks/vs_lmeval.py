@@ -1,0 +1,180 @@
+"""iclft's scoring side by side with lm-evaluation-harness, and against the FLOP floor.
+
+    python benchmarks/vs_lmeval.py [--items 10] [--threads 2] [--model smollm2-135m] [--dtype float32]
+
+The `icl` condition of the reversal benchmark as the SmolLM2 quickstart runs it (default
+benchmark, seed 0, `icl.one_per_fact: true`: all 100 facts, 1,563 tokens; the plain `IclConfig()`
+would put all 1,000 documents in context, 15,493 tokens, over SmolLM2's 8,192), all 200 test
+items. A seeded sample of items (their ids are printed) is scored two ways:
+
+- lm-eval's `HFLM.loglikelihood` (the installed lm-eval, on the same loaded model), one request
+  per option: context = start-of-text + context and question joined as iclft joins them
+  (`join_segments`, less a question's trailing whitespace, which moves into the continuation),
+  continuation = the option with iclft's separator. The token ids are
+  checked to equal iclft's before anything is timed.
+- iclft's `TransformersModel.score` with the context cached: timed over all items (its context
+  pass included) and over the sample alone.
+
+Prints seconds per item each way, the ratio, the largest per-option log-likelihood difference,
+and iclft's time as a multiple of the FLOP floor: 2 × linear weights × tokens that must run
+(context once, each question and option token once) + the output head at the scored positions
++ attention over the (query, key) pairs of the tree layout, at this machine's matmul peak
+measured here (`flops.py`). Load averages at start and end: other work on the cores slows all.
+
+Goals: iclft ≥ 80× faster per item than lm-eval; largest difference ≤ 1e-4; iclft within
+1.5× the FLOP floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+
+import torch
+from flops import Shape, linear_params, matmul_peak, scoring_work
+
+from iclft.benchmarks import get_benchmark
+from iclft.config import IclConfig, ModelConfig
+from iclft.exposure.icl import icl_context
+from iclft.models import ScoreRequest, load_model
+from iclft.models.base import segment_texts
+from iclft.models.packing import Encoded, make_packs
+
+
+def harness_pairs(lm, context: str, request: ScoreRequest) -> list[tuple[str, str]]:
+    """(context, continuation) strings for lm-eval, one per option, that tokenize as iclft does:
+    start-of-text text first (the harness adds no special tokens to a string that starts with
+    it), then context and question as `segment_texts` splits them (`join_segments([context,
+    prefix])` less a question's trailing whitespace, which goes with each option), then the
+    option with its separator."""
+    bos = lm.tokenizer.convert_ids_to_tokens(lm.bos_id) if lm.bos_id is not None else ""
+    pairs = []
+    for option in request.options:
+        ctx, prefix, continuation = segment_texts([context, request.prefix, option])
+        pairs.append((bos + ctx + prefix, continuation))
+    return pairs
+
+
+def harness_loglikelihoods(hflm, pairs: list[tuple[str, str]]) -> list[float]:
+    from lm_eval.api.instance import Instance
+
+    instances = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+    return [ll for ll, _ in hflm.loglikelihood(instances, disable_tqdm=True)]
+
+
+def same_tokens(lm, hflm, context: str, request: ScoreRequest) -> bool:
+    """Whether lm-eval turns `harness_pairs` into the token ids iclft scores."""
+    return all(
+        hflm._encode_pair(text, continuation) == (ctx + prefix, ours)
+        for option, (text, continuation) in zip(request.options, harness_pairs(lm, context, request))
+        for ctx, prefix, ours in [lm.encode_segments([context, request.prefix, option])]
+    )
+
+
+def encoded_requests(lm, context: str, requests: list[ScoreRequest]) -> tuple[int, list[Encoded]]:
+    """Context tokens (start-of-text included) and each request's tokens, as `score` lays them out."""
+    tokens = lambda text: lm.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []  # noqa: E731
+    n_ctx = len(lm.encode_segments([segment_texts([context, ""])[0]])[0])
+    return n_ctx, [
+        Encoded(
+            tokens(segment_texts([context, r.prefix, ""])[1]),
+            [tokens(segment_texts([context, r.prefix, o])[2]) for o in r.options],
+        )
+        for r in requests
+    ]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--items", type=int, default=10, help="items scored by lm-eval (a seeded sample)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--harness-batch", type=int, default=1, help="lm-eval batch size")
+    p.add_argument("--skip-harness", action="store_true", help="only iclft and the FLOP floor")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {a.threads} threads")
+
+    bench = get_benchmark("reversal", a.seed, {})
+    context = icl_context(bench.documents, IclConfig(one_per_fact=True), a.seed)
+    requests = [ScoreRequest(item.prefix, tuple(item.options)) for item in bench.items]
+    sample = sorted(random.Random(a.seed).sample(range(len(requests)), min(a.items, len(requests))))
+    lm = load_model(ModelConfig(name=a.model, dtype=a.dtype, device=a.device))
+    print(
+        f"model {lm.name} ({a.dtype}, {lm.device}); context {lm.count_tokens(context)} tokens; "
+        f"{len(requests)} items, {sum(len(r.options) for r in requests)} options"
+    )
+    print(f"sample ({len(sample)} items): {' '.join(bench.items[i].id for i in sample)}")
+
+    lm.score(requests[:2], context=context)  # warm-up
+    t, cpu = time.perf_counter(), time.process_time()
+    ours = lm.score(requests, context=context)
+    ours_s = (time.perf_counter() - t) / len(requests)
+    ours_cpu = (time.process_time() - cpu) / len(requests)
+    t = time.perf_counter()
+    lm.score([requests[i] for i in sample], context=context)
+    ours_sample_s = (time.perf_counter() - t) / len(sample)
+    print(
+        f"iclft:  {ours_s * 1000:.1f} ms/item over all {len(requests)} items (context pass included; "
+        f"CPU time {ours_cpu * 1000:.1f} ms/item over all threads)"
+    )
+    print(f"iclft:  {ours_sample_s * 1000:.1f} ms/item over the sample alone (its own context pass included)")
+
+    if not a.skip_harness:
+        from lm_eval.models.huggingface import HFLM
+
+        hflm = HFLM(pretrained=lm.module, tokenizer=lm.tokenizer, batch_size=a.harness_batch)
+        for i in sample:
+            if not same_tokens(lm, hflm, context, requests[i]):
+                raise SystemExit(f"lm-eval tokenizes item {bench.items[i].id} differently from iclft")
+        pairs = [pair for i in sample for pair in harness_pairs(lm, context, requests[i])]
+        t = time.perf_counter()
+        theirs = harness_loglikelihoods(hflm, pairs)
+        theirs_s = (time.perf_counter() - t) / len(sample)
+        ours_flat = [s.logprob for i in sample for s in ours[i]]
+        diff = max(abs(x - y) for x, y in zip(ours_flat, theirs, strict=True))
+        print(f"lm-eval: {theirs_s:.2f} s/item over the sample (batch size {a.harness_batch}; same token ids)")
+        print(
+            f"ratio: {theirs_s / ours_s:.0f}x (all items), {theirs_s / ours_sample_s:.0f}x (sample alone)   "
+            f"largest |log-likelihood difference|: {diff:.2e}"
+        )
+
+    shape = Shape.of(lm.module.config)
+    n_ctx, encoded = encoded_requests(lm, context, requests)
+    work = scoring_work(n_ctx, [(len(e.prefix), [len(o) for o in e.options]) for e in encoded])
+    packs = make_packs(encoded, lm.pack_tokens)
+    dense_pairs = sum(len(pk) * (n_ctx + len(pk)) for pk in packs) + n_ctx * (n_ctx + 1) // 2
+    peaks = {dt: matmul_peak(dt, device=str(lm.device)) for dt in (torch.float32, torch.bfloat16)}
+    peak = peaks[lm.dtype]
+    floor_s = work.flops(shape) / peak / len(requests)
+    att = 4 * shape.n_layers * shape.d_attn * work.pairs / work.flops(shape)
+    print(
+        f"matmul peak (2048x2048, best of 5): fp32 {peaks[torch.float32] / 1e9:.0f} GFLOP/s, "
+        f"bf16 {peaks[torch.bfloat16] / 1e9:.0f} GFLOP/s"
+    )
+    print(
+        f"floor: {work.tokens} tokens x 2 x {linear_params(shape) / 1e6:.1f}M linear weights + head at "
+        f"{work.head_positions} positions + attention over {work.pairs / 1e6:.1f}M pairs ({att:.0%} of FLOPs) "
+        f"= {work.flops(shape) / 1e12:.2f} TFLOP = {floor_s * 1000:.1f} ms/item at {peak / 1e9:.0f} GFLOP/s"
+    )
+    print(
+        f"iclft: {ours_s / floor_s:.2f}x the floor   (its dense pack masks attend {dense_pairs / 1e6:.1f}M pairs, "
+        f"{len(packs)} packs of <= {lm.pack_tokens} tokens)"
+    )
+    if a.threads == 1 and lm.device.type == "cpu":  # one thread: CPU time is the work done, whatever the load
+        cpu_peak = matmul_peak(lm.dtype, clock=time.process_time)
+        cpu_floor = work.flops(shape) / cpu_peak / len(requests)
+        print(
+            f"by CPU time: peak {cpu_peak / 1e9:.0f} GFLOP/s, floor {cpu_floor * 1000:.1f} ms/item, "
+            f"iclft {ours_cpu * 1000:.1f} ms/item = {ours_cpu / cpu_floor:.2f}x the floor"
+        )
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
