@@ -1,7 +1,8 @@
 """Scoring of the task study (iclft.tasks.rouge, iclft.tasks.classify): ROUGE against rouge-score
 and its zero-dependency twin; both classification readings, with a shared key/value cache,
 against a plain forward pass per item and label on the tiny model; the first-token rule's token
-ids by hand; accuracy with and without the unlabelled rows."""
+ids by hand; accuracy with and without the unlabelled rows. One slow test checks the real
+SmolLM2 and Gemma 3 (label tokens, and a context longer than Gemma 3's sliding window)."""
 
 from __future__ import annotations
 
@@ -170,3 +171,32 @@ def test_accuracy_counts_unlabelled_rows_wrong_and_also_drops_them():
     assert metrics["accuracy_labelled"] == pytest.approx(2 / 3)
     assert metrics["stderr_labelled"] == pytest.approx(math.sqrt(2 / 3 * 1 / 3 / 3))
     assert accuracy_metrics(["a", "-"], ["a", "-"])["accuracy"] == 1.0  # no unlabelled value: "-" is a label
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["smollm2-135m", "gemma3-270m"])
+def test_real_models_first_tokens_and_cached_readings(name):
+    """The study's labels start with distinct tokens after a colon, and a space before them is
+    merged; with a context longer than Gemma 3's sliding window, both readings still equal a
+    plain forward pass."""
+    from iclft.config import ModelConfig
+    from iclft.models import load_model
+
+    lm = load_model(ModelConfig(name=name, device="cpu"))
+    tokenize = lambda text: lm.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    labels = ["entailment", "neutral", "contradiction"]
+    after_colon = item_tokens(tokenize, "Text:\nA.\nLink:", labels)
+    assert after_colon.merged == 0 and len(set(after_colon.first_tokens)) == 3
+    assert lm.tokenizer.decode(after_colon.labels[0][:1]) == "ent"
+    after_space = item_tokens(tokenize, "One:a\nTwo:b\nThe link is ", labels)
+    assert after_space.merged == 1 and lm.tokenizer.decode(after_space.labels[1]) == " neutral"
+
+    task = mood_task("Text:\n{text}\nLink:", labels=labels)
+    long = " ".join(["The river flows to the sea and the birds fly south in the winter."] * 6)
+    demos = [{"idx": i, "text": f"{long} {i}", "mood": labels[i % 3]} for i in range(7)]
+    items = classify_records(lm, task, [{"idx": 0, "text": "A short text.", "mood": "neutral"}], demos, 7)
+    assert len(tokenize(items[0]["prompt"])) > 600  # Gemma 3 270M's sliding window is 512
+    for label in labels:
+        first, total = direct_scores(lm, items[0]["prompt"], label)
+        assert items[0]["first_token"][label] == pytest.approx(first, abs=1e-4)
+        assert items[0]["label_logprobs"][label] == pytest.approx(total, abs=1e-4)
