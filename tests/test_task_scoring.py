@@ -128,6 +128,7 @@ def test_both_readings_equal_a_plain_forward_pass(tiny_lm, k):
     one_by_one = score_prompts(tiny_lm, prompts, task.labels, "moods", rows=1)
     for item, single in zip(items, one_by_one):
         assert single["label_logprobs"] == pytest.approx(item["label_logprobs"], abs=1e-4)
+    assert score_prompts(tiny_lm, [], task.labels, "moods") == []
 
 
 def test_first_tokens_are_the_labels_first_tokens_after_the_colon(tiny_lm):

@@ -77,6 +77,8 @@ def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: s
     """Both readings of every prompt: {first_token, first_token_pred, label_logprobs,
     full_label_pred, prompt_tokens_merged}, in `prompts` order. `model` is a TransformersModel;
     `where` names the task in error lines; `rows`: prompt-label rows per forward pass."""
+    if not prompts:
+        return []
     tokenize = lambda text: model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]  # noqa: E731
     items = [item_tokens(tokenize, p, labels) for p in prompts]
     for tokens in items:
