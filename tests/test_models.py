@@ -169,7 +169,8 @@ def test_list_models_rows():
     assert [r["name"] for r in rows if r["shipped"]] == ["organism"]
 
 
-def test_sliding_window_models_score_exactly(tiny_model_dir, tmp_path):
+@pytest.fixture
+def tiny_gemma(tiny_model_dir, tmp_path):
     """A tiny Gemma 3 whose sliding window (8) is much shorter than the context."""
     import shutil
 
@@ -193,7 +194,34 @@ def test_sliding_window_models_score_exactly(tiny_model_dir, tmp_path):
     for f in tiny_model_dir.iterdir():
         if "token" in f.name:
             shutil.copy(f, tmp_path / f.name)
-    lm = TransformersModel(tmp_path, device="cpu")
+    return TransformersModel(tmp_path, device="cpu")
+
+
+def test_sliding_window_models_score_exactly(tiny_gemma):
+    lm = tiny_gemma
     for request, option_scores in zip(REQUESTS, lm.score(REQUESTS, CONTEXT)):
         for option, got in zip(request.options, option_scores):
             assert got.logprob == pytest.approx(uncached_logprob(lm, CONTEXT, request.prefix, option)[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [3, 16])
+@pytest.mark.parametrize("model", ["llama", "gemma"])
+def test_packs_attending_in_chunks_score_exactly(tiny_lm, tiny_gemma, monkeypatch, chunk, model):
+    """A pack's queries attend in chunks of `CHUNK` rows, each to the context and the pack columns
+    it can see (iclft.models.pack_attention); small chunks here split the tiny model's packs."""
+    from transformers.integrations import sdpa_attention
+
+    import iclft.models.pack_attention as pack_attention
+
+    lm = tiny_lm if model == "llama" else tiny_gemma
+    monkeypatch.setattr(pack_attention, "CHUNK", chunk)
+    calls = []
+    plain = sdpa_attention.sdpa_attention_forward
+    monkeypatch.setattr(sdpa_attention, "sdpa_attention_forward", lambda *a, **k: calls.append(1) or plain(*a, **k))
+    scores = lm.score(REQUESTS, CONTEXT)
+    layers = lm.module.config.num_hidden_layers
+    assert len(calls) > 2 * layers  # the context pass, then more than one chunk per layer
+    for request, option_scores in zip(REQUESTS, scores):
+        for option, got in zip(request.options, option_scores):
+            assert got.logprob == pytest.approx(uncached_logprob(lm, CONTEXT, request.prefix, option)[0], abs=1e-5)
+    assert lm.module.config._attn_implementation == "sdpa"  # switched back after each pack

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from iclft.errors import UserError
 from iclft.models.base import GenerationSettings, LoraSpec, OptionScore, ScoreRequest, TrainableLM, segment_texts
+from iclft.models.pack_attention import packed_attention_for
 from iclft.models.packing import Encoded, Pack, make_packs
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -92,7 +93,7 @@ class TransformersModel(TrainableLM):
         bos_token: str | None = None,
         name: str | None = None,
         batch_tokens: int = 16384,
-        pack_tokens: int = 256,
+        pack_tokens: int = 1024,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -113,7 +114,8 @@ class TransformersModel(TrainableLM):
         self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
         # scoring: tokens of questions and options per forward call. The pack's mask is dense (every
         # token is computed against the whole pack): smaller packs waste less attention, larger ones
-        # make larger matmuls; 256 was fastest of 128-1024 for SmolLM2 on CPU (docs/performance.md)
+        # make larger matmuls; with 2 threads on a quiet CPU 1,024 was fastest of 256-1,024 for
+        # SmolLM2 (docs/performance.md)
         self.pack_tokens = pack_tokens
 
     # -- tokenization ---------------------------------------------------------------------
@@ -197,14 +199,15 @@ class TransformersModel(TrainableLM):
         logprobs: list[float] = []  # of the targets with at >= 0, in order
         if keep:
             positions = self._tensor([[n_ctx + p for p in pack.positions]])
-            out = self._module(
-                input_ids=self._tensor([pack.ids]),
-                position_ids=positions,
-                attention_mask=self._pack_mask(pack, n_ctx, positions[0]),
-                cache=DynamicCache(ddp_cache_data=ctx_kv) if ctx_kv else None,
-                use_cache=ctx_kv is not None,
-                logits_to_keep=torch.tensor(keep, device=self.device),
-            )
+            with packed_attention_for(self._module):
+                out = self._module(
+                    input_ids=self._tensor([pack.ids]),
+                    position_ids=positions,
+                    attention_mask=self._pack_mask(pack, n_ctx, positions[0]),
+                    cache=DynamicCache(ddp_cache_data=ctx_kv) if ctx_kv else None,
+                    use_cache=ctx_kv is not None,
+                    logits_to_keep=torch.tensor(keep, device=self.device),
+                )
             # log-softmax at the target tokens only: logit minus log-sum-exp of its row
             logits = out.logits[0].float()
             row = {at: k for k, at in enumerate(keep)}

@@ -1,0 +1,72 @@
+"""Attention over a scoring pack that skips what the pack's mask hides.
+
+A pack (`iclft.models.packing`) is many questions and options in one sequence, each token
+seeing the cached context, its own question and its own option. Its mask is dense, so plain
+SDPA computes every pack token against the whole pack: with packs of 1,024 tokens about half
+of the attention work is masked out afterwards. `packed_attention` splits the pack's queries
+into chunks of `CHUNK` rows; a chunk needs the context and the pack's columns from the first
+one any of its rows sees (the start of the earliest question in it) to its own last row. Each
+chunk runs transformers' own SDPA attention on those keys only: the same softmax over the same
+visible keys, so scores change only by float rounding.
+
+`packed_attention_for(module)` switches a transformers model to it for one forward call; any
+call without a 4-D mask (the context pass, generation, training) goes to plain SDPA unchanged.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+NAME = "iclft_packed"
+CHUNK = 256  # query rows per chunk: large enough for efficient matmuls, small enough to skip most masked work
+
+
+def packed_attention(module, query, key, value, attention_mask, **kwargs):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    q_len = query.shape[2]
+    n_ctx = key.shape[2] - q_len
+    if attention_mask is None or attention_mask.dim() != 4 or q_len <= CHUNK or n_ctx < 0:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    visible = attention_mask[0, 0, :, n_ctx:] == 0  # [pack, pack]: may row i see pack column j
+    first = visible.int().argmax(dim=1)  # every row sees itself, so this is its first visible column
+    outputs = []
+    for start in range(0, q_len, CHUNK):
+        end = min(start + CHUNK, q_len)
+        cols = slice(n_ctx + int(first[start:end].min()), n_ctx + end)
+        chunk_out, _ = sdpa_attention_forward(
+            module,
+            query[:, :, start:end],
+            torch.cat([key[:, :, :n_ctx], key[:, :, cols]], dim=2),
+            torch.cat([value[:, :, :n_ctx], value[:, :, cols]], dim=2),
+            torch.cat([attention_mask[:, :, start:end, :n_ctx], attention_mask[:, :, start:end, cols]], dim=3),
+            **kwargs,
+        )
+        outputs.append(chunk_out)  # [batch, rows, heads, dim]
+    return torch.cat(outputs, dim=1), None
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    if NAME not in AttentionInterface._global_mapping:
+        AttentionInterface.register(NAME, packed_attention)
+        AttentionMaskInterface.register(NAME, sdpa_mask)
+
+
+@contextmanager
+def packed_attention_for(module):
+    """Run `module` (a transformers model using SDPA) with `packed_attention` inside the block."""
+    config = module.config
+    if config._attn_implementation != "sdpa":
+        yield
+        return
+    _register()
+    config._attn_implementation = NAME
+    try:
+        yield
+    finally:
+        config._attn_implementation = "sdpa"
