@@ -205,22 +205,34 @@ def test_sliding_window_models_score_exactly(tiny_gemma):
 
 
 @pytest.mark.parametrize("chunk", [3, 16])
+@pytest.mark.parametrize("merge", [True, False], ids=["merged", "chunked"])
 @pytest.mark.parametrize("model", ["llama", "gemma"])
-def test_packs_attending_in_chunks_score_exactly(tiny_lm, tiny_gemma, monkeypatch, chunk, model):
+def test_packs_attending_in_chunks_score_exactly(tiny_lm, tiny_gemma, monkeypatch, chunk, merge, model):
     """A pack's queries attend in chunks of `CHUNK` rows, each to the context and the pack columns
-    it can see (iclft.models.pack_attention); small chunks here split the tiny model's packs."""
+    it can see (iclft.models.pack_attention), on a CPU with the context part merged in by its
+    log-sum-exp where every pack token sees the whole context; small chunks split the tiny packs."""
     from transformers.integrations import sdpa_attention
 
     import iclft.models.pack_attention as pack_attention
 
     lm = tiny_lm if model == "llama" else tiny_gemma
     monkeypatch.setattr(pack_attention, "CHUNK", chunk)
-    calls = []
-    plain = sdpa_attention.sdpa_attention_forward
-    monkeypatch.setattr(sdpa_attention, "sdpa_attention_forward", lambda *a, **k: calls.append(1) or plain(*a, **k))
+    monkeypatch.setattr(pack_attention, "MERGE_ON_CPU", merge)
+    calls = {"chunked": 0, "merged": 0}
+    plain, merged = sdpa_attention.sdpa_attention_forward, pack_attention._merged
+
+    def count(kind, function):
+        return lambda *a, **k: calls.__setitem__(kind, calls[kind] + 1) or function(*a, **k)
+
+    monkeypatch.setattr(sdpa_attention, "sdpa_attention_forward", count("chunked", plain))
+    monkeypatch.setattr(pack_attention, "_merged", count("merged", merged))
     scores = lm.score(REQUESTS, CONTEXT)
-    layers = lm.module.config.num_hidden_layers
-    assert len(calls) > 2 * layers  # the context pass, then more than one chunk per layer
+    if merge and model == "llama":
+        assert calls["merged"] > 0 and calls["chunked"] == 0
+    elif merge:  # Gemma's sliding layers hide part of the context: those chunk as usual
+        assert calls["merged"] > 0 and calls["chunked"] > 0
+    else:
+        assert calls["merged"] == 0 and calls["chunked"] > lm.module.config.num_hidden_layers  # several per layer
     for request, option_scores in zip(REQUESTS, scores):
         for option, got in zip(request.options, option_scores):
             assert got.logprob == pytest.approx(uncached_logprob(lm, CONTEXT, request.prefix, option)[0], abs=1e-5)
