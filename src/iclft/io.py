@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,34 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
     return records
+
+
+def checked_jsonl(path: Path, problems: list[str]) -> Iterator[tuple[int, dict]]:
+    """(line number, JSON object) for every non-blank line of a data file being validated: an
+    unreadable file, a line that is not JSON or not an object becomes a problem, not an error."""
+    try:
+        text = read_text(path, "JSON lines file")
+    except UserError as e:
+        problems.append(str(e))
+        return
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{path}:{n}: not valid JSON ({e.msg}, column {e.colno})")
+            continue
+        if not isinstance(record, dict):
+            problems.append(f"{path}:{n}: expected a JSON object, found {json_type(record)}")
+            continue
+        yield n, record
+
+
+def json_type(value: Any) -> str:
+    """A JSON value's type as an error line names it ("a string", "null", ...)."""
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 
 from iclft.benchmarks.schema import sha256_text
 from iclft.errors import UserError
-from iclft.io import read_json, read_text
+from iclft.io import checked_jsonl, json_type, read_json
 
 DOCUMENT_FIELDS = {"id": str, "text": str, "fact_ids": list}
 ITEM_FIELDS = {
@@ -57,25 +57,8 @@ def validate_folder(folder: str | Path) -> list[str]:
 
 def _lines(path: Path, problems: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON object) for every non-blank line; bad lines become problems."""
-    if not path.is_file():
-        return
-    try:
-        text = read_text(path, "JSON lines file")
-    except UserError as e:
-        problems.append(str(e))
-        return
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(f"{path}:{n}: not valid JSON ({e.msg}, column {e.colno})")
-            continue
-        if not isinstance(record, dict):
-            problems.append(f"{path}:{n}: expected a JSON object, found {type(record).__name__}")
-            continue
-        yield n, record
+    if path.is_file():
+        yield from checked_jsonl(path, problems)
 
 
 def _check_fields(where: str, record: dict, fields: dict[str, type], problems: list[str]) -> bool:
@@ -87,7 +70,7 @@ def _check_fields(where: str, record: dict, fields: dict[str, type], problems: l
                 problems.append(f"{where}: missing field '{key}'")
                 ok = False
         elif not isinstance(record[key], kind) or isinstance(record[key], bool):
-            problems.append(f"{where}: field '{key}' must be {_kind_name(kind)}, not {_json_type(record[key])}")
+            problems.append(f"{where}: field '{key}' must be {_kind_name(kind)}, not {json_type(record[key])}")
             ok = False
     for key in sorted(set(record) - set(fields)):
         problems.append(f"{where}: unknown field '{key}' (known: {', '.join(fields)})")
@@ -96,18 +79,6 @@ def _check_fields(where: str, record: dict, fields: dict[str, type], problems: l
 
 def _kind_name(kind: type) -> str:
     return {str: "a string", list: "a list", int: "an integer"}[kind]
-
-
-def _json_type(value: Any) -> str:
-    return {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
 
 
 def _check_unique_id(where: str, record: dict, seen: dict[str, int], n: int, problems: list[str]) -> None:
@@ -128,7 +99,7 @@ def _check_fact_refs(where: str, record: dict, fact_ids: set[str] | None, proble
         return
     for ref in refs:
         if not isinstance(ref, str):
-            problems.append(f"{where}: fact_ids must hold strings, found {_json_type(ref)}")
+            problems.append(f"{where}: fact_ids must hold strings, found {json_type(ref)}")
         elif fact_ids is not None and ref not in fact_ids:
             problems.append(f"{where}: fact id '{ref}' is not in facts.jsonl")
 
@@ -144,7 +115,7 @@ def _check_facts(path: Path, problems: list[str]) -> set[str] | None:
         where = f"{path}:{n}"
         count += 1
         if "id" in record and not isinstance(record["id"], str):
-            problems.append(f"{where}: field 'id' must be a string, not {_json_type(record['id'])}")
+            problems.append(f"{where}: field 'id' must be a string, not {json_type(record['id'])}")
         _check_unique_id(where, record, seen, n, problems)
     return set(seen) if count else None  # an empty facts.jsonl (save_benchmark writes one) records no facts
 
@@ -191,7 +162,7 @@ def _check_item_values(where: str, record: dict, problems: list[str]) -> None:
         problems.append(f"{where}: needs at least 2 options, has {len(options)}")
     for i, option in enumerate(options):
         if not isinstance(option, str):
-            problems.append(f"{where}: option {i} must be a string, not {_json_type(option)}")
+            problems.append(f"{where}: option {i} must be a string, not {json_type(option)}")
         elif not option.strip():
             problems.append(f"{where}: option {i} is empty")
     texts = [o for o in options if isinstance(o, str)]
@@ -224,9 +195,9 @@ def _check_manifest(folder: Path, n_documents: int, item_counts: dict[str, int],
         if key not in man:
             problems.append(f"{path}: missing field '{key}' (or delete manifest.json: it is optional)")
     if "params" in man and not isinstance(man["params"], dict):
-        problems.append(f"{path}: field 'params' must be an object, not {_json_type(man['params'])}")
+        problems.append(f"{path}: field 'params' must be an object, not {json_type(man['params'])}")
     if "seed" in man and (not isinstance(man["seed"], int) or isinstance(man["seed"], bool)):
-        problems.append(f"{path}: field 'seed' must be an integer, not {_json_type(man['seed'])}")
+        problems.append(f"{path}: field 'seed' must be an integer, not {json_type(man['seed'])}")
     for name, entry in (man.get("files") or {}).items():
         data = folder / name
         if isinstance(entry, dict) and "sha256" in entry and data.is_file():

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from iclft.errors import UserError
-from iclft.io import atomic_write_text, read_text, read_yaml
+from iclft.io import atomic_write_text, checked_jsonl, json_type, read_yaml
 
 TASK_FILE = "task.yaml"
 STUDY_FILE = "study.yaml"
@@ -149,20 +148,8 @@ def read_records(path: Path, task: TaskSet, role: str) -> tuple[list[dict], list
     """The records of a JSON lines file and every problem, "file:line: what is wrong"."""
     if not path.is_file():
         return [], [f"{path}: file missing"]
-    try:
-        text = read_text(path, "JSON lines file")
-    except UserError as e:
-        return [], [str(e)]
     records, problems, first_line = [], [], {}
-    for n, line in _nonblank_lines(text):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(f"{path}:{n}: not valid JSON ({e.msg}, column {e.colno})")
-            continue
-        if not isinstance(record, dict):
-            problems.append(f"{path}:{n}: expected a JSON object, found {json_type(record)}")
-            continue
+    for n, record in checked_jsonl(path, problems):
         problems += [f"{path}:{n}: {p}" for p in record_problems(task, record, role)]
         idx = record.get("idx")
         if isinstance(idx, int) and idx in first_line:
@@ -175,20 +162,9 @@ def read_records(path: Path, task: TaskSet, role: str) -> tuple[list[dict], list
     return records, problems
 
 
-def _nonblank_lines(text: str) -> Iterator[tuple[int, str]]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            yield n, line
-
-
 def shown(value: Any) -> str:
     """A YAML or JSON value as it reads in an error line."""
     return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def json_type(value: Any) -> str:
-    names = {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 # ---- task.yaml

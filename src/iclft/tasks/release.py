@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iclft.errors import UserError
-from iclft.io import read_json, read_yaml, write_jsonl
+from iclft.io import json_type, read_json, read_yaml, write_jsonl
 from iclft.runs.atomic import atomic_dir
 from iclft.tasks.format import (
     STUDY_FILE,
@@ -31,7 +31,6 @@ from iclft.tasks.format import (
     Study,
     TaskSet,
     TrainFile,
-    json_type,
     load_study,
     record_problems,
     template_fields,
