@@ -274,13 +274,17 @@ def _file_name(value: Any, key: str, path: Path, problems: list[str]) -> str | N
 
 def load_task(folder: str | Path) -> TaskSet:
     """The task set in `folder`; its task.yaml's first problem is a UserError (records are read later)."""
-    folder = Path(folder)
-    if not (folder / TASK_FILE).is_file():
-        raise UserError(f"{folder}: not a task folder (no {TASK_FILE})")
-    task, problems = parse_task(read_yaml(folder / TASK_FILE, "task file"), folder)
+    return _load(Path(folder), TASK_FILE, "task", parse_task)
+
+
+def _load(folder: Path, file_name: str, what: str, parse):
+    """`parse` of `folder/file_name`; a missing file or the first problem is a UserError."""
+    if not (folder / file_name).is_file():
+        raise UserError(f"{folder}: not a {what} folder (no {file_name})")
+    loaded, problems = parse(read_yaml(folder / file_name, f"{what} file"), folder)
     if problems:
         raise UserError(problems[0])
-    return task
+    return loaded
 
 
 def task_dict(task: TaskSet) -> dict:
@@ -353,13 +357,8 @@ def _family(name: Any, value: Any, path: Path, problems: list[str]) -> Family | 
 
 
 def load_study(folder: str | Path) -> Study:
-    folder = Path(folder)
-    if not (folder / STUDY_FILE).is_file():
-        raise UserError(f"{folder}: not a study folder (no {STUDY_FILE})")
-    study, problems = parse_study(read_yaml(folder / STUDY_FILE, "study file"), folder)
-    if problems:
-        raise UserError(problems[0])
-    return study
+    """The study in `folder`; its study.yaml's first problem is a UserError."""
+    return _load(Path(folder), STUDY_FILE, "study", parse_study)
 
 
 def study_dict(study: Study) -> dict:
