@@ -52,14 +52,6 @@ class Batch:
     attention_mask: torch.Tensor  # 1 on real tokens
     labels: torch.Tensor  # IGNORE on start-of-text, context and padding
 
-    @property
-    def n_tokens(self) -> int:
-        return int(self.attention_mask.sum())
-
-    @property
-    def n_slots(self) -> int:
-        return self.input_ids.numel()
-
 
 def encode_example(lm, ex: TrainExample, max_length: int) -> tuple[list[int], list[int]]:
     """(input ids, labels) of one example, labels IGNORE where there is no loss."""

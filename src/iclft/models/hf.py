@@ -112,10 +112,9 @@ class TransformersModel(TrainableLM):
         bos = bos_token if bos_token is not None else self.tokenizer.bos_token
         self.bos_id = self.tokenizer.convert_tokens_to_ids(bos) if bos is not None else None
         self.batch_tokens = batch_tokens  # generation: rows x sequence length per forward call
-        # scoring: tokens of questions and options per forward call. The pack's mask is dense (every
-        # token is computed against the whole pack): smaller packs waste less attention, larger ones
-        # make larger matmuls; with 2 threads on a quiet CPU 1,024 was fastest of 256-1,024 for
-        # SmolLM2 (docs/performance.md)
+        # scoring: tokens of questions and options per forward call. Attention skips most of what
+        # the pack's mask hides (iclft.models.pack_attention); larger packs make larger matmuls:
+        # with 2 threads on a quiet CPU 1,024 was fastest of 256-1,024 for SmolLM2 (docs/performance.md)
         self.pack_tokens = pack_tokens
 
     # -- tokenization ---------------------------------------------------------------------
