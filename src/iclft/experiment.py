@@ -248,7 +248,7 @@ def _finetuned(
     key = checkpoint_key(config)
     ckpt = layout.checkpoint_dir(runs_dir, key)
     recorded = (model_fingerprint(config.model.name), content_hash(bench))  # what the checkpoint must match
-    with exclusive(runs_dir, f"{layout.CHECKPOINTS}-{key}"):
+    with exclusive(runs_dir, layout.checkpoint_lock(key)):
         if not is_checkpoint(ckpt, *recorded):
             if ckpt.exists():
                 shutil.rmtree(ckpt)

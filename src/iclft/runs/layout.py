@@ -42,6 +42,11 @@ def checkpoint_dir(runs_dir: Path, key: str) -> Path:
     return Path(runs_dir) / CHECKPOINTS / key
 
 
+def checkpoint_lock(key: str) -> str:
+    """The lock name (`iclft.runs.lock.exclusive`) held while checkpoint `key` is trained or placed."""
+    return f"{CHECKPOINTS}-{key}"
+
+
 def failure_path(runs_dir: Path, slug: str) -> Path:
     return Path(runs_dir) / FAILED / f"{slug}.json"
 

@@ -209,7 +209,7 @@ def write_checkpoint_files(runs_dir: Path, key: str, files: Files) -> None:
     another process meanwhile) is kept, as a local run keeps it; a stale one is replaced."""
     folder = layout.checkpoint_dir(runs_dir, key)
     meta = json.loads(files[META])  # what the checkpoint was trained from
-    with exclusive(runs_dir, f"{layout.CHECKPOINTS}-{key}"):  # the lock fine-tuning takes
+    with exclusive(runs_dir, layout.checkpoint_lock(key)):  # the lock fine-tuning takes
         if is_checkpoint(folder, meta.get("base_fingerprint"), meta.get("benchmark_sha256")):
             return
         with atomic_dir(folder, replace=True) as partial:
