@@ -41,7 +41,7 @@ from iclft.exposure.icl import icl_context
 from iclft.models import ScoreRequest, load_model
 from iclft.models.base import segment_texts
 from iclft.models.pack_attention import CHUNK
-from iclft.models.packing import Encoded, Pack, make_packs
+from iclft.models.packing import Pack, make_packs
 
 
 def harness_pairs(lm, context: str, request: ScoreRequest) -> list[tuple[str, str]]:
@@ -72,19 +72,6 @@ def same_tokens(lm, hflm, context: str, request: ScoreRequest) -> bool:
         for option, (text, continuation) in zip(request.options, harness_pairs(lm, context, request))
         for ctx, prefix, ours in [lm.encode_segments([context, request.prefix, option])]
     )
-
-
-def encoded_requests(lm, context: str, requests: list[ScoreRequest]) -> tuple[int, list[Encoded]]:
-    """Context tokens (start-of-text included) and each request's tokens, as `score` lays them out."""
-    tokens = lambda text: lm.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []  # noqa: E731
-    n_ctx = len(lm.encode_segments([segment_texts([context, ""])[0]])[0])
-    return n_ctx, [
-        Encoded(
-            tokens(segment_texts([context, r.prefix, ""])[1]),
-            [tokens(segment_texts([context, r.prefix, o])[2]) for o in r.options],
-        )
-        for r in requests
-    ]
 
 
 def attended_pairs(pack: Pack, n_ctx: int, chunk: int) -> int:
@@ -164,7 +151,8 @@ def main() -> None:
         )
 
     shape = Shape.of(lm.module.config)
-    n_ctx, encoded = encoded_requests(lm, context, requests)
+    ctx_ids, encoded, _ = lm.encode_requests(requests, context)
+    n_ctx = len(ctx_ids)
     work = scoring_work(n_ctx, [(len(e.prefix), [len(o) for o in e.options]) for e in encoded])
     packs = make_packs(encoded, lm.pack_tokens)
     computed_pairs = sum(attended_pairs(pk, n_ctx, CHUNK) for pk in packs) + n_ctx * (n_ctx + 1) // 2

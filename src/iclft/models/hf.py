@@ -148,14 +148,7 @@ class TransformersModel(TrainableLM):
 
     @torch.inference_mode()
     def score(self, requests: list[ScoreRequest], context: str = "", progress: bool = False) -> list[list[OptionScore]]:
-        # the segments' texts as `segment_texts` splits [context, prefix, option] (the context's
-        # trailing whitespace goes with the question, the question's with each option)
-        ctx = self.encode_segments([segment_texts([context, ""])[0] if context else ""])[0]
-        option_texts = [self._option_texts(context, r) for r in requests]
-        encoded = [
-            Encoded(self._tokens(segment_texts([context, r.prefix, ""])[1]), [self._tokens(t) for t in texts])
-            for r, texts in zip(requests, option_texts)
-        ]
+        ctx, encoded, option_texts = self.encode_requests(requests, context)
         longest = max((len(e.prefix) + max(map(len, e.options), default=0) for e in encoded), default=0)
         self._check_length(len(ctx) + longest, "context + longest question and option")
 
@@ -183,6 +176,21 @@ class TransformersModel(TrainableLM):
             ]
             for i in range(len(requests))
         ]
+
+    def encode_requests(
+        self, requests: list[ScoreRequest], context: str = ""
+    ) -> tuple[list[int], list[Encoded], list[list[str]]]:
+        """How `score` lays the work out: the context's tokens (start-of-text included), each
+        request's prefix and option tokens, and each option's text. The segments' texts are as
+        `segment_texts` splits [context, prefix, option] (the context's trailing whitespace goes
+        with the question, the question's with each option)."""
+        ctx = self.encode_segments([segment_texts([context, ""])[0] if context else ""])[0]
+        option_texts = [self._option_texts(context, r) for r in requests]
+        encoded = [
+            Encoded(self._tokens(segment_texts([context, r.prefix, ""])[1]), [self._tokens(t) for t in texts])
+            for r, texts in zip(requests, option_texts)
+        ]
+        return ctx, encoded, option_texts
 
     @staticmethod
     def _option_texts(context: str, request: ScoreRequest) -> list[str]:
