@@ -12,11 +12,16 @@ def is_correct(record: dict[str, Any], normalization: str = "sum") -> bool:
     return predict(record, normalization) in record["answers"]
 
 
+def binomial_stderr(p: float, n: int) -> float:
+    """Standard error of a proportion `p` measured on `n` items: sqrt(p (1 - p) / n)."""
+    return math.sqrt(p * (1 - p) / n)
+
+
 def _summary(records: list[dict[str, Any]], normalization: str) -> dict[str, Any]:
     n = len(records)
     acc = sum(is_correct(r, normalization) for r in records) / n
     chance = sum(len(r["answers"]) / len(r["options"]) for r in records) / n
-    return {"n": n, "accuracy": acc, "stderr": math.sqrt(acc * (1 - acc) / n), "chance": chance}
+    return {"n": n, "accuracy": acc, "stderr": binomial_stderr(acc, n), "chance": chance}
 
 
 def compute_metrics(samples: list[dict[str, Any]], headline: str = "sum") -> dict[str, Any]:

@@ -21,11 +21,11 @@ start token and the token prefix every item shares; its key/value cache then ser
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from iclft.errors import UserError
+from iclft.evaluation.metrics import binomial_stderr
 from iclft.tasks.format import TASK_FILE, TaskSet
 from iclft.tasks.prompts import test_prompt
 
@@ -197,5 +197,4 @@ def _rate(correct: int, n: int) -> float:
 
 
 def _binomial_stderr(correct: int, n: int) -> float:
-    p = _rate(correct, n)
-    return math.sqrt(p * (1 - p) / n) if n else float("nan")
+    return binomial_stderr(correct / n, n) if n else float("nan")
