@@ -193,6 +193,37 @@ def cmd_compare(args) -> None:
     print(format_comparison(compare_runs(args.run_a, args.run_b, args.normalization)))
 
 
+def cmd_study_tasks(args) -> None:
+    from iclft.tasks.plan import TIER_MODEL, load_plan, tier_plan
+    from iclft.tasks.runner import describe_plan, require_study, run_plan
+
+    if (args.tier is None) == (args.plan is None):
+        raise UserError("give one of --tier (core, extended, paper) or --plan FILE")
+    if args.plan is not None:
+        plan = load_plan(args.plan)
+        if args.model:
+            plan = plan.model_copy(update={"model": plan.model.model_copy(update={"name": args.model})})
+    else:
+        if args.data is None:
+            raise UserError("--tier needs --data, the study folder written by `iclft data import task-study`")
+        plan = tier_plan(args.tier, require_study(args.data), args.model or TIER_MODEL, str(args.data))
+    if args.name:
+        plan = plan.model_copy(update={"name": args.name})
+    print(describe_plan(plan))
+    if args.dry_run:
+        return
+    if not args.report_only:
+        out = run_plan(plan, args.runs_dir, progress=not args.quiet)
+    else:
+        from iclft.tasks.runner import study_dir
+
+        out = study_dir(args.runs_dir, plan)
+    from iclft.tasks.report import write_report
+
+    written = write_report(out)
+    print(f"results: {out}\nreport: {out / 'report' / 'index.md'} ({len(written)} files)")
+
+
 def cmd_export(args) -> None:
     from iclft.export import export_run
 
@@ -289,6 +320,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--normalization", default=None, choices=["sum", "mean", "char"], help="default: each run's headline"
     )
     p.set_defaults(func=cmd_compare)
+    study = sub.add_parser("study", help="run a whole study")
+    ssub = study.add_subparsers(dest="study_command", required=True)
+    p = ssub.add_parser(
+        "task-generalization",
+        help="fine-tuning vs in-context learning across tasks and domains (Yang et al. 2024; docs/task-study.md)",
+    )
+    p.add_argument("--tier", choices=["core", "extended", "paper"], help="a built-in plan")
+    p.add_argument("--plan", type=Path, help="a plan YAML file instead of a tier")
+    p.add_argument("--data", type=Path, help="the study folder (iclft data import task-study ... --out DIR)")
+    p.add_argument(
+        "--model", default=None, help="embedded model name, model folder or hub id (tiers: smollm2-135m)"
+    )
+    p.add_argument("--name", default=None, help="the plan's name: its folder under RUNS_DIR/task-study")
+    p.add_argument("--runs-dir", default="runs", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--report-only", action="store_true", help="write the report from the results so far")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_study_tasks)
+
     p = sub.add_parser("export", help="a fine-tuned run's weights as a transformers model or PEFT adapter folder")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", required=True, type=Path, help="the folder to write (new or empty)")

@@ -55,7 +55,9 @@ class Batch:
 
 def encode_example(lm, ex: TrainExample, max_length: int) -> tuple[list[int], list[int]]:
     """(input ids, labels) of one example, labels IGNORE where there is no loss."""
-    if ex.context:
+    if ex.glued:
+        ctx, tgt = lm.encode_glued(ex.context, ex.target)
+    elif ex.context:
         ctx, tgt = lm.encode_segments([ex.context, ex.target])
     else:
         (ids,) = lm.encode_segments([ex.target])

@@ -62,10 +62,15 @@ class ScoreRequest:
 
 @dataclass(frozen=True)
 class TrainExample:
-    """One fine-tuning example: loss on `target` only; `context` is unscored."""
+    """One fine-tuning example: loss on `target` only; `context` is unscored.
+
+    `glued`: the target follows the context with nothing inserted and ends with the model's
+    end-of-text token, which is trained on too (the task study's prompt-and-answer sequences;
+    `TrainableLM.encode_glued`). Otherwise context and target are segments (`segment_texts`)."""
 
     target: str
     context: str = ""
+    glued: bool = False
 
 
 @dataclass
@@ -138,6 +143,12 @@ class TrainableLM(LanguageModel):
     @abstractmethod
     def pad_id(self) -> int:
         """The token id that pads batches (masked out, never trained on)."""
+
+    @abstractmethod
+    def encode_glued(self, context: str, target: str) -> tuple[list[int], list[int]]:
+        """(start-of-text + context tokens, target tokens + end-of-text token), with nothing
+        inserted between context and target; trailing whitespace of the context goes with the
+        target. Each part is tokenized on its own, so the loss mask is exact."""
 
     @abstractmethod
     def start_training(self, lora: LoraSpec | None, gradient_checkpointing: bool = False) -> None:

@@ -299,6 +299,13 @@ class TransformersModel(TrainableLM):
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else (self.bos_id or 0)
 
+    def encode_glued(self, context: str, target: str) -> tuple[list[int], list[int]]:
+        end = self.tokenizer.eos_token_id
+        if end is None:
+            raise UserError(f"model {self.name}: its tokenizer has no end-of-text token to end a target with")
+        stripped = context.rstrip()
+        return self._start() + self._tokens(stripped), self._tokens(context[len(stripped) :] + target) + [end]
+
     def start_training(self, lora: LoraSpec | None, gradient_checkpointing: bool = False) -> None:
         self._adapter = None
         self._training = (lora, gradient_checkpointing)

@@ -7,6 +7,7 @@
 <runs_dir>/generations/                  the augmenters' generation cache
 <runs_dir>/failed/<slug>.json            the last failure of an experiment
 <runs_dir>/sweeps/<name>.json            the plan of a sweep
+<runs_dir>/task-study/<name>/            a task-study plan's results (iclft.tasks.runner)
 <runs_dir>/.locks/<name>.lock            held while a run or checkpoint is computed
 """
 
@@ -24,10 +25,11 @@ CHECKPOINT_SUMMARY = "summary.json"
 GENERATIONS = "generations"
 FAILED = "failed"
 SWEEPS = "sweeps"
+TASK_STUDY = "task-study"
 LOCKS = ".locks"
 PARTIAL_SUFFIX = ".partial"
 
-RESERVED = frozenset({CHECKPOINTS, GENERATIONS, FAILED, SWEEPS, LOCKS})
+RESERVED = frozenset({CHECKPOINTS, GENERATIONS, FAILED, SWEEPS, TASK_STUDY, LOCKS})
 
 # .<name>.<pid>-<random>.partial (this version) or .<name>.partial (earlier versions)
 _PARTIAL = re.compile(r"^\.(?P<name>.+?)(?:\.(?P<pid>\d+)-[0-9a-f]+)?\.partial$")
