@@ -83,6 +83,8 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     factors = [lr_factor(s, 4, 20) for s in range(20)]
     assert factors[:5] == sorted(factors[:5]) and factors[4] == 1.0
     assert factors[4:] == sorted(factors[4:], reverse=True) and factors[-1] < 0.01
+    linear = [lr_factor(s, 0, 10, decay="linear") for s in range(11)]
+    assert linear == pytest.approx([1 - s / 10 for s in range(11)])
 
 
 @pytest.mark.parametrize("method, lr", [("lora", 1e-2), ("full", 3e-3)])

@@ -196,7 +196,7 @@ def test_a_plan_trains_each_model_once_and_evaluates_it_everywhere(study, tiny_m
     finally:
         test_file.write_text("\n".join(lines) + "\n")
     current = json.loads((out / "units.json").read_text())["units"]
-    new = [u for u in current if not (out / "evals" / u / RESULT) in stamps]
+    new = [u for u in current if (out / "evals" / u / RESULT) not in stamps]
     assert len(new) == 3 * 2 and all("-sst2-" in u for u in new)
     assert len(list((runs / "checkpoints").iterdir())) == 2
 

@@ -212,6 +212,11 @@ def cmd_study_tasks(args) -> None:
     print(describe_plan(plan))
     if args.dry_run:
         return
+    if args.train_only:
+        from iclft.tasks.runner import train_models
+
+        print(f"checkpoints of {train_models(plan, args.runs_dir, progress=not args.quiet)} are trained")
+        return
     if not args.report_only:
         out = run_plan(plan, args.runs_dir, progress=not args.quiet)
     else:
@@ -329,12 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", choices=["core", "extended", "paper"], help="a built-in plan")
     p.add_argument("--plan", type=Path, help="a plan YAML file instead of a tier")
     p.add_argument("--data", type=Path, help="the study folder (iclft data import task-study ... --out DIR)")
-    p.add_argument(
-        "--model", default=None, help="embedded model name, model folder or hub id (tiers: smollm2-135m)"
-    )
+    p.add_argument("--model", default=None, help="embedded model name, model folder or hub id (tiers: smollm2-135m)")
     p.add_argument("--name", default=None, help="the plan's name: its folder under RUNS_DIR/task-study")
     p.add_argument("--runs-dir", default="runs", type=Path)
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--train-only", action="store_true", help="fine-tune the plan's models, evaluate nothing")
     p.add_argument("--report-only", action="store_true", help="write the report from the results so far")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_study_tasks)

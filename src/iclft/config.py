@@ -93,6 +93,7 @@ class FinetuneConfig(_Strict):
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(10, ge=0)
+    lr_decay: Literal["cosine", "linear"] = Field("cosine", description="the learning rate's fall to 0 after warmup")
     max_length: int = Field(512, gt=0, description="examples are cut to this many tokens")
     split: Literal["none", "independent", "cumulative"] = Field(
         "none",

@@ -167,7 +167,9 @@ def finetune(
         model = _parallel_module(lm, cfg)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: lr_factor(s, cfg.warmup_steps, total, decay=cfg.lr_decay)
+        )
         rng = random.Random(seed)
         log = open(log_path, "a", encoding="utf-8") if log_path and main else None
         losses: list[float] = []

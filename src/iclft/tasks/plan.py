@@ -46,6 +46,7 @@ TASK_FT = dict(
     lora_rank=16,
     lora_alpha=32,
     warmup_steps=0,
+    lr_decay="linear",
     max_length=768,
     gradient_accumulation=2,
     mixed_precision="bf16",

@@ -144,6 +144,22 @@ def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool 
     return out
 
 
+def train_models(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
+    """Fine-tune every model of `plan` that has no checkpoint yet, evaluating nothing (e.g. on a
+    GPU machine, before the evaluations run elsewhere); returns the plan's folder."""
+    from iclft.models import load_model
+
+    study = load_study(plan.data)
+    check_plan(plan, study)
+    out = study_dir(Path(runs_dir), plan)
+    for spec in plan.train:
+        task = study.task(spec.set)
+        ckpt = layout.checkpoint_dir(Path(runs_dir), checkpoint_key(plan, spec, task))
+        if not is_checkpoint(ckpt, model_fingerprint(plan.model.name), set_sha256(task, ("train", "demos"))):
+            _fine_tuned(load_model(plan.model), plan, study, spec, Path(runs_dir), out, progress)
+    return out
+
+
 def evaluate_unit(lm, plan: TaskStudyPlan, study: Study, unit: Unit, folder: Path) -> dict:
     """Score one unit and write its folder (result.json, samples.jsonl) atomically."""
     task = study.task(unit.test_set)
