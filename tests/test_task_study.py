@@ -179,6 +179,8 @@ def test_a_plan_trains_each_model_once_and_evaluates_it_everywhere(study, tiny_m
     assert r["primary"]["value"] == r["metrics"]["first_token"]["accuracy"]
     samples = (out / "evals" / next(k for k, v in got.items() if v is r) / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 4 and json.loads(samples[0])["prompt"].count("## Mood:") == 3
+    correct = [json.loads(line)["correct"]["first_token"] for line in samples]
+    assert sum(correct) / 4 == r["metrics"]["first_token"]["accuracy"]
     model = json.loads((out / "models" / "ft-amazon-5.json").read_text())
     assert model["weight_drift"]["adapted"] > model["weight_drift"]["all"] > 0
     assert model["truncated_inputs"] == 0 and model["examples"] == 5

@@ -170,6 +170,8 @@ def evaluate_unit(lm, plan: TaskStudyPlan, study: Study, unit: Unit, folder: Pat
         from iclft.tasks.classify import accuracy_metrics, classify_records
 
         samples = classify_records(lm, task, records, demos, unit.shots, unit.template)
+        for s in samples:  # the item's metric, per reading
+            s["correct"] = {r: s[f"{r}_pred"] == s["gold"] for r in ("first_token", "full_label")}
         golds = [s["gold"] for s in samples]
         metrics = {
             reading: accuracy_metrics(golds, [s[f"{reading}_pred"] for s in samples], task.unlabelled)
