@@ -214,3 +214,41 @@ def test_cli_dry_run_prints_the_core_tier(study, capsys):
 def test_cli_needs_a_tier_or_a_plan(study, capsys):
     code, _, err = run_cli(capsys, "study", "task-generalization", "--data", study.folder)
     assert code == 2 and err.count("\n") == 1 and "--tier" in err
+
+
+def test_two_processes_run_one_plan_together(study, tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(small_plan(study, tiny_model_dir)))
+    argv = [sys.executable, "-m", "iclft", "study", "task-generalization", "--plan", str(plan_file)]
+    argv += ["--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    out = tmp_path / "runs" / "task-study" / "small"
+    units = json.loads((out / "units.json").read_text())["units"]
+    assert sorted(p.name for p in (out / "evals").iterdir()) == sorted(units)
+    assert all((out / "evals" / u / RESULT).is_file() for u in units)
+    assert len(list((tmp_path / "runs" / "checkpoints").iterdir())) == 2
+    assert (out / "report" / "index.md").is_file()
+
+
+@pytest.mark.slow
+def test_smollm2_trains_and_answers_a_classification_and_a_generation_set(study, tmp_path):
+    plan = small_plan(study, "smollm2-135m", rows=3)
+    plan |= {"model": {"name": "smollm2-135m"}, "ft": FT | {"steps": 2}}
+    plan |= {
+        "train": [{"set": "amazon", "size": 5}],
+        "evaluate": [{"models": ["base", "ft-amazon-5"], "sets": ["sst2", "socialqa"], "shots": [0, 1]}],
+    }
+    out = run_plan(plan_from_dict(plan, "p"), tmp_path / "runs", progress=False)
+    got = results(out)
+    assert len(got) == 2 * 2 * 2
+    generated = [r for r in got.values() if r["kind"] == "generation"]
+    assert generated and all(0 <= r["primary"]["value"] <= 1 and r["primary"]["metric"] == "rougeL" for r in generated)
+    folder = next(k for k, r in got.items() if r["kind"] == "generation" and r["shots"] == 1)
+    item = json.loads((out / "evals" / folder / "samples.jsonl").read_text().splitlines()[0])
+    assert item["prompt"].endswith("Ask:") and "\n\n" not in item["generation"] and "rougeL" in item

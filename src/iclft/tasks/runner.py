@@ -11,7 +11,8 @@ hash of what decides its result (the model's weights or checkpoint key, the test
 template, shots, rows, decoding), so a rerun skips finished units, recomputes the ones whose
 data changed, and never mixes the two. A checkpoint is keyed by the training data and settings,
 not by any evaluation: one fine-tuned model serves every test set. Units are written
-atomically; the checkpoint lock keeps two processes from training the same model at once.
+atomically, each under its own lock, and the checkpoint lock keeps two processes from training
+the same model at once, so two processes may run one plan together.
 """
 
 from __future__ import annotations
@@ -139,7 +140,9 @@ def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool 
         for n, unit in enumerate(todo, 1):
             if progress:
                 print(f"[{model}] {unit.test_set} P{unit.template} {unit.shots}-shot ({n}/{len(todo)})", flush=True)
-            evaluate_unit(lm, plan, study, unit, out / "evals" / folders[unit])
+            with exclusive(runs_dir, f"task-study-{plan.name}-{folders[unit]}"):  # another process may have done it
+                if not (out / "evals" / folders[unit] / RESULT).is_file():
+                    evaluate_unit(lm, plan, study, unit, out / "evals" / folders[unit])
         del lm
     return out
 
