@@ -115,6 +115,7 @@ def test_load_results_reads_every_record_and_skips_damaged_ones(study, capsys):
     (study / "evals" / "broken").mkdir()
     (study / "evals" / "broken" / "result.json").write_text('{"model": "base", ')
     write_json(study / "evals" / "fieldless" / "result.json", {"model": "base", "test_set": "sst2"})
+    write_json(study / "evals" / "typo" / "result.json", {**result("base", "sst2", 1, 3, 0.5), "shots": "3"})
     write_json(study / "models" / "x.json", ["not", "a", "model"])
 
     results = load_results(study)
@@ -126,10 +127,11 @@ def test_load_results_reads_every_record_and_skips_damaged_ones(study, capsys):
     }
     assert sorted(m["name"] for m in models) == ["ft-amazon-100", "ft-xsum-100", "fticl1-amazon-100"]
     warnings = capsys.readouterr().err.splitlines()
-    assert len(warnings) == 3
+    assert len(warnings) == 4
     assert all(line.startswith("iclft: warning: ") and line.endswith("; skipped") for line in warnings)
     assert any(f"{study}/evals/broken/result.json:1: not valid JSON" in line for line in warnings)
     assert any("evals/fieldless/result.json: no fields 'train', 'family'" in line for line in warnings)
+    assert any("evals/typo/result.json: 'shots' must be a whole number, found a string" in line for line in warnings)
     assert any("models/x.json: expected a JSON object, found a list" in line for line in warnings)
 
 

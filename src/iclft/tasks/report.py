@@ -83,16 +83,37 @@ def _result_problem(record) -> str | None:
     missing = [name for name in RESULT_FIELDS if name not in record]
     if missing:
         return ("no field " if len(missing) == 1 else "no fields ") + ", ".join(f"'{name}'" for name in missing)
-    primary = record["primary"]
-    if not isinstance(primary, dict) or not all(_is_number(primary.get(k)) for k in ("value", "stderr")):
-        return "'primary' needs the numbers 'value' and 'stderr'"
+    for name in RESULT_FIELDS:
+        if not _field_ok(name, record[name]):
+            return f"'{name}' {FIELD_RULES[name]}, found {json_type(record[name])}"
     return None
+
+
+FIELD_RULES = {
+    **dict.fromkeys(("model", "test_set", "family", "kind", "setting"), "must be a string"),
+    **dict.fromkeys(("template", "shots", "n"), "must be a whole number"),
+    "train": "must be null (the base model) or an object with 'set' and 'condition'",
+    "primary": "must be an object with the numbers 'value' and 'stderr'",
+}
+
+
+def _field_ok(name: str, value) -> bool:
+    if name == "train":
+        return value is None or (isinstance(value, dict) and isinstance(value.get("set"), str) and "condition" in value)
+    if name == "primary":
+        return isinstance(value, dict) and all(_is_number(value.get(k)) for k in ("value", "stderr"))
+    if FIELD_RULES[name] == "must be a string":
+        return isinstance(value, str)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _model_problem(record) -> str | None:
     if not isinstance(record, dict):
         return f"expected a JSON object, found {json_type(record)}"
-    return None if isinstance(record.get("name"), str) else "no 'name' field"
+    if not isinstance(record.get("name"), str):
+        return "no 'name' field"
+    wrong = [key for key in ("train", "summary", "weight_drift") if not isinstance(record.get(key) or {}, dict)]
+    return f"'{wrong[0]}' must be an object, found {json_type(record[wrong[0]])}" if wrong else None
 
 
 def _is_number(value) -> bool:
@@ -139,12 +160,12 @@ def test_set_order(results: list[dict]) -> list[str]:
 
 def best_of_shots(results: list[dict]) -> dict[tuple, dict]:
     """(model, test set, template) -> {value, stderr, shots}: the largest primary value over shot
-    counts (the fewest shots on a tie), chosen on the test set itself as Yang et al. do."""
+    counts (the fewest shots on a tie; nan values are passed over), chosen on the test set itself as Yang et al. do."""
     best: dict[tuple, dict] = {}
     for r in sorted(results, key=lambda r: r["shots"]):
         key = (r["model"], r["test_set"], r["template"])
         value = r["primary"]["value"]
-        if key not in best or value > best[key]["value"]:
+        if not math.isnan(value) and (key not in best or value > best[key]["value"]):
             best[key] = {"value": value, "stderr": r["primary"]["stderr"], "shots": r["shots"]}
     return best
 
