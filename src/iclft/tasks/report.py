@@ -127,9 +127,8 @@ def unit_key(result: dict) -> tuple:
     return result["model"], result["test_set"], result["template"], result["shots"]
 
 
-def condition(result: dict) -> str | None:
-    """ "ft" or "fticl" for a fine-tuned model, None for the base model."""
-    return (result.get("train") or {}).get("condition")
+def is_base(result: dict) -> bool:
+    return result["train"] is None
 
 
 def model_order(results: list[dict]) -> list[str]:
@@ -143,8 +142,8 @@ def model_order(results: list[dict]) -> list[str]:
         return (
             CONDITION_ORDER.get(train.get("condition"), 3),
             str(train.get("set", "")),
-            train.get("size") or 0,
-            train.get("k") or 0,
+            _whole(train.get("size")),
+            _whole(train.get("k")),
             name,
         )
 
@@ -173,50 +172,55 @@ def best_of_shots(results: list[dict]) -> dict[tuple, dict]:
 def change_from_base(results: list[dict]) -> dict[tuple, dict]:
     """(model, test set, template) -> {change, shots}: for a fine-tuned model, the mean over the
     shot counts it shares with the base model of (its primary value − the base value)."""
-    base = {unit_key(r)[1:]: r["primary"]["value"] for r in results if condition(r) is None}
+    base = {unit_key(r)[1:]: r["primary"]["value"] for r in results if is_base(r)}
     diffs: dict[tuple, dict[int, float]] = {}
     for r in results:
         base_value = base.get(unit_key(r)[1:])
-        if condition(r) is not None and base_value is not None:
+        if not is_base(r) and base_value is not None:
             diffs.setdefault(unit_key(r)[:3], {})[r["shots"]] = r["primary"]["value"] - base_value
     return {key: {"change": sum(d.values()) / len(d), "shots": sorted(d)} for key, d in diffs.items()}
 
 
 def train_sets(results: list[dict]) -> list[str]:
-    return sorted({r["train"]["set"] for r in results if condition(r) is not None})
+    return sorted({r["train"]["set"] for r in results if not is_base(r)})
 
 
 # ---- writing
 
 
 def write_report(study_dir: str | Path, warn: Warn | None = None) -> list[Path]:
-    """Write the report of a study run into `<study_dir>/report/`; returns the files written."""
+    """Write the report of a study run into `<study_dir>/report/`; returns the files written.
+    Damaged records are skipped with a warning (`warn`, by default a line on stderr)."""
     study_dir = Path(study_dir)
     results = load_results(study_dir, warn)
     if not results:
         raise UserError(f"no results under {study_dir / 'evals'} (no readable evals/*/result.json)")
-    models = load_models(study_dir, warn)
     out = study_dir / "report"
-    texts = {
-        "results.csv": tables.results_csv(results, model_order(results), test_set_order(results)),
-        "fixed_shot.md": tables.fixed_shot_markdown(results, model_order(results), test_set_order(results)),
-        "best_of_shots.md": tables.best_of_shots_markdown(
-            results, best_of_shots(results), model_order(results), test_set_order(results)
-        ),
+    texts = report_texts(results, load_models(study_dir, warn))
+    written = [_write_text(out / name, text) for name, text in texts.items()]
+    written.append(plot_change_from_base(change_matrices(results), out / "change_from_base.png"))
+    for train_set in train_sets(results):
+        panels = by_shots_panels(results, train_set)
+        written.append(plot_by_shots(train_set, panels, out / f"by_shots_{_safe(train_set)}.png"))
+    written.append(_write_text(out / "index.md", tables.index_markdown(results, [p.name for p in written])))
+    return written
+
+
+def report_texts(results: list[dict], models: list[dict]) -> dict[str, str]:
+    """File name -> text of the report's tables (index.md aside)."""
+    order, sets = model_order(results), test_set_order(results)
+    return {
+        "results.csv": tables.results_csv(results, order, sets),
+        "fixed_shot.md": tables.fixed_shot_markdown(results, order, sets),
+        "best_of_shots.md": tables.best_of_shots_markdown(results, best_of_shots(results), order, sets),
         "change_from_base.md": tables.change_markdown(change_matrices(results)),
         "models.md": tables.models_markdown(models, results),
     }
-    written = []
-    for name, text in texts.items():
-        atomic_write_text(out / name, text)
-        written.append(out / name)
-    written.append(plot_change_from_base(change_matrices(results), out / "change_from_base.png"))
-    for train_set in train_sets(results):
-        written.append(
-            plot_by_shots(train_set, by_shots_panels(results, train_set), out / f"by_shots_{_safe(train_set)}.png")
-        )
-    atomic_write_text(out / "index.md", tables.index_markdown(results, [p.name for p in written]))
-    return [*written, out / "index.md"]
+
+
+def _write_text(path: Path, text: str) -> Path:
+    atomic_write_text(path, text)
+    return path
 
 
 def change_matrices(results: list[dict]) -> list[tuple[int, list[str], list[str], list[list[float]]]]:
@@ -235,8 +239,8 @@ def change_matrices(results: list[dict]) -> list[tuple[int, list[str], list[str]
 def by_shots_panels(results: list[dict], train_set: str) -> list[dict]:
     """One panel per test set a model trained on `train_set` was evaluated on: {test_set, metric,
     lines: [{model, template, shots, values, stderrs}]}, base first."""
-    mine = [r for r in results if condition(r) is None or r["train"].get("set") == train_set]
-    sets = [s for s in test_set_order(mine) if any(r["test_set"] == s and condition(r) for r in mine)]
+    mine = [r for r in results if is_base(r) or r["train"]["set"] == train_set]
+    sets = [s for s in test_set_order(mine) if any(r["test_set"] == s and not is_base(r) for r in mine)]
     panels = []
     for test_set in sets:
         rows = [r for r in mine if r["test_set"] == test_set]
@@ -257,6 +261,10 @@ def by_shots_panels(results: list[dict], train_set: str) -> list[dict]:
                 )
         panels.append({"test_set": test_set, "metric": tables.metric_name(rows[0]), "lines": lines})
     return panels
+
+
+def _whole(value) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def _safe(name: str) -> str:
