@@ -7,8 +7,7 @@ import io
 import math
 
 ERRORS_NOTE = (
-    "± is a standard error: binomial, sqrt(p (1 − p) / n), for accuracy; "
-    "a bootstrap over test items (1000 resamples) for ROUGE-L."
+    "± is a standard error: binomial, sqrt(p (1 − p) / n), for accuracy; a bootstrap over test items for ROUGE-L."
 )
 CSV_FIELDS = (
     "model", "train_set", "train_size", "condition", "k", "test_set", "family", "kind", "setting",
@@ -55,15 +54,20 @@ def csv_row(r: dict) -> dict:
         "value": r["primary"]["value"],
         "stderr": r["primary"]["stderr"],
     }
-    metrics = r.get("metrics") or {}
+    metrics = _object(r.get("metrics"))
     if r["kind"] == "classification":
-        first, full = metrics.get("first_token") or {}, metrics.get("full_label") or {}
+        first, full = _object(metrics.get("first_token")), _object(metrics.get("full_label"))
         row |= {name: first.get(name) for name in ("n_unlabelled", "accuracy_labelled", "stderr_labelled")}
         row |= {
             f"full_label_{name}": full.get(name)
             for name in ("accuracy", "stderr", "accuracy_labelled", "stderr_labelled")
         }
     return row
+
+
+def _object(value) -> dict:
+    """`value` if it is a JSON object, else {} (a record's optional parts may be absent)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _csv_cell(value):
@@ -81,7 +85,10 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def number(value, fmt: str = ".3f") -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+    """`value` formatted; blank for a missing value, nan or anything that is not a number."""
+    if not _is_number(value) or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format(value, fmt)
 
 
 def plus_minus(value, stderr) -> str:
@@ -116,7 +123,7 @@ def _metric_line(result: dict) -> str:
 
 
 def _full_label(r: dict) -> tuple:
-    full = (r.get("metrics") or {}).get("full_label") or {}
+    full = _object(_object(r.get("metrics")).get("full_label"))
     return full.get("accuracy"), full.get("stderr")
 
 
