@@ -1,11 +1,13 @@
 """Real tasks for the task-generalization study (Yang et al. 2024; docs/task-study.md): iclft's
 task format (`format`), the import of the authors' released folder (`release`), validation
 (`validate`), prompt building (`prompts`) and scoring: ROUGE of generations (`rouge`) and the
-two readings of classification items (`classify`). Greedy generation and the study runner are not implemented yet."""
+two readings of classification items (`classify`), and the report of a study run's results (`report`).
+Greedy generation and the study runner are not implemented yet."""
 
 from iclft.tasks.classify import accuracy_metrics, classify_records, score_prompts
 from iclft.tasks.format import Family, Study, TaskSet, TrainFile, load_study, load_task
 from iclft.tasks.prompts import demo_context, test_prompt, training_pair
+from iclft.tasks.report import load_models, load_results, write_report
 from iclft.tasks.rouge import cut_generation, lcs_fmeasure, mean_and_stderr, rouge_item, rouge_metrics
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "cut_generation",
     "demo_context",
     "lcs_fmeasure",
+    "load_models",
+    "load_results",
     "load_study",
     "load_task",
     "mean_and_stderr",
@@ -26,4 +30,5 @@ __all__ = [
     "score_prompts",
     "test_prompt",
     "training_pair",
+    "write_report",
 ]
