@@ -173,7 +173,7 @@ def test_a_plan_trains_each_model_once_and_evaluates_it_everywhere(study, tiny_m
     assert len(list((runs / "checkpoints").iterdir())) == 2  # one per trained model, not per test set
     paws = [r for r in got.values() if r["test_set"] == "paws"]
     assert {r["setting"] for r in paws} == {"cross-task"} and {r["template"] for r in paws} == {1, 2}
-    r = next(r for r in got.values() if r["model"] == "fticl2-amazon-5" and r["test_set"] == "sst2")
+    r = next(r for r in got.values() if r["model"] == "fticl2-amazon-5" and r["test_set"] == "sst2" and r["shots"] == 2)
     assert r["train"] == {"set": "amazon", "family": "sentiment", "size": 5, "condition": "fticl", "k": 2}
     assert r["setting"] == "out-of-domain" and r["n"] == 4 and r["primary"]["metric"] == "accuracy"
     assert r["primary"]["value"] == r["metrics"]["first_token"]["accuracy"]
@@ -201,6 +201,15 @@ def test_a_plan_trains_each_model_once_and_evaluates_it_everywhere(study, tiny_m
     new = [u for u in current if (out / "evals" / u / RESULT) not in stamps]
     assert len(new) == 3 * 2 and all("-sst2-" in u for u in new)
     assert len(list((runs / "checkpoints").iterdir())) == 2
+
+    # the report reads the plan's current units only: the units of the old sst2 file are left out
+    from iclft.tasks.report import load_results, write_report
+
+    assert len(load_results(out)) == len(current) < len(list((out / "evals").iterdir()))
+    written = write_report(out)
+    assert (out / "report" / "change_from_base.png") in written
+    csv = (out / "report" / "results.csv").read_text().splitlines()
+    assert len(csv) == 1 + len(current)
 
 
 def test_cli_dry_run_prints_the_core_tier(study, capsys):

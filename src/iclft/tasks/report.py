@@ -44,7 +44,7 @@ def load_results(study_dir: str | Path, warn: Warn | None = None) -> list[dict]:
     not JSON or lacks a field, or a second record of the same evaluation, is skipped with a warning."""
     warn = warn or warn_stderr
     results, seen = [], {}
-    for path in sorted(Path(study_dir).glob("evals/*/result.json")):
+    for path in _result_paths(Path(study_dir)):
         record = _read_record(path, _result_problem, warn)
         if record is None:
             continue
@@ -55,6 +55,17 @@ def load_results(study_dir: str | Path, warn: Warn | None = None) -> list[dict]:
         seen[key] = path
         results.append(record)
     return results
+
+
+def _result_paths(study_dir: Path) -> list[Path]:
+    """The result files of the plan's current units (`units.json`, written by the runner), or
+    every one when there is no such list; units left from an earlier plan or data are not read."""
+    paths = sorted(study_dir.glob("evals/*/result.json"))
+    units = study_dir / "units.json"
+    if units.is_file():
+        current = set(read_json(units, "units file").get("units", []))
+        paths = [p for p in paths if p.parent.name in current]
+    return paths
 
 
 def load_models(study_dir: str | Path, warn: Warn | None = None) -> list[dict]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from iclft.io import atomic_write_bytes
 
 BASE_COLOR = "0.25"
 TEMPLATE_STYLES = {1: "-", 2: "--"}  # any further template: dotted
@@ -98,20 +98,3 @@ def _save(fig, plt, path: Path) -> Path:
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return path
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """`data` to `path` via a temp file in the same folder and a rename (as iclft.io.atomic_write_text)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
