@@ -111,34 +111,31 @@ def _decode_batch(model, cache, shared: int, rests: list[list[int]], max_new_tok
                 logits_to_keep=1,
             )
             tokens = out.logits[:, -1].argmax(-1).tolist()
-            keep = [
-                r
-                for r, token in enumerate(tokens)
-                if not _stops(model, new[active[r]], token, max_new_tokens, stop, ends)
-            ]
+            for r, token in zip(active, tokens):
+                new[r].append(token)
+            keep = [i for i, r in enumerate(active) if not _done(model, new[r], max_new_tokens, stop, ends)]
             if not keep:
                 return new
             if len(keep) < len(active):
                 kept = tensor(keep)
                 past.batch_select_indices(kept)
                 key_pos, key_valid, query_pos = key_pos[kept], key_valid[kept], query_pos[kept]
-                tokens, active = [tokens[r] for r in keep], [active[r] for r in keep]
+                tokens, active = [tokens[i] for i in keep], [active[i] for i in keep]
             ids = tensor([[t] for t in tokens])
             query_pos = query_pos[:, -1:] + 1
             key_pos = torch.cat([key_pos, query_pos], dim=1)
             key_valid = torch.cat([key_valid, torch.ones_like(query_pos, dtype=torch.bool)], dim=1)
 
 
-def _stops(model, row: list[int], token: int, max_new_tokens: int, stop: str, ends: set[int]) -> bool:
-    """Append `token` to `row`; whether the row is done (end token, stop string, or the limit)."""
-    row.append(token)
-    if token in ends or len(row) >= max_new_tokens:
+def _done(model, row: list[int], max_new_tokens: int, stop: str, ends: set[int]) -> bool:
+    """Whether a row of new tokens is complete: an end token, the token limit, or the stop string."""
+    if row[-1] in ends or len(row) >= max_new_tokens:
         return True
     return bool(stop) and stop_index(model.tokenizer.decode(row, skip_special_tokens=True), stop) >= 0
 
 
 def _mask(model, query_pos, key_pos, key_valid):
-    """Boolean attention masks [rows, 1, queries, keys] by true positions: a query sees the valid
+    """Additive attention masks [rows, 1, queries, keys] by true positions: a query sees the valid
     keys at or before its position (and within the sliding window, for layers that have one)."""
     behind = key_pos[:, None, :] <= query_pos[:, :, None]
     allowed = (key_valid[:, None, :] & behind)[:, None]
@@ -146,8 +143,16 @@ def _mask(model, query_pos, key_pos, key_valid):
     window = getattr(config, "sliding_window", None)
     if window and "sliding_attention" in (getattr(config, "layer_types", None) or []):
         near = (query_pos[:, :, None] - key_pos[:, None, :] < window)[:, None]
-        return {"full_attention": allowed, "sliding_attention": allowed & near}
-    return allowed
+        return {"full_attention": _additive(model, allowed), "sliding_attention": _additive(model, allowed & near)}
+    return _additive(model, allowed)
+
+
+def _additive(model, allowed):
+    """0 where `allowed`, the dtype's lowest value elsewhere (what eager and SDPA attention both add)."""
+    import torch
+
+    lowest = torch.finfo(model.dtype).min
+    return torch.zeros(allowed.shape, dtype=model.dtype, device=model.device).masked_fill(~allowed, lowest)
 
 
 def generate_records(
