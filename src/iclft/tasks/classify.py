@@ -94,7 +94,7 @@ def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: s
             f"{where}: a prompt and label are {longest} tokens; model {model.name} accepts {model.max_length}"
         )
     shared = min(min(len(s) for s in sequences) - 1, *(common_prefix(sequences[0], s) for s in sequences))
-    cache = _run_shared(model, sequences[0][:shared])
+    cache = run_shared(model, sequences[0][:shared])
     per_batch = max(1, rows // len(labels))
     results = []
     for start in range(0, len(items), per_batch):
@@ -105,7 +105,7 @@ def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: s
     return results
 
 
-def _run_shared(model, ids: list[int]):
+def run_shared(model, ids: list[int]):
     """Per layer (keys, values) of the shared prefix; None when there is none."""
     if not ids:
         return None
