@@ -62,6 +62,22 @@ def test_a_training_sequence_is_prompt_then_target_and_end_token_with_loss_on_th
     assert tiny_lm.tokenizer.decode(ids[1 : len(ids) - len(scored)]) == ex.context
 
 
+def test_training_may_use_another_template(study, tiny_lm):
+    task = study.task("amazon")
+    (ex,), _ = training_examples(tiny_lm, task, task.train_records(5)[:1], "", 256, template=2)
+    assert ex.context == "Mood of:amazon review 500.\nMood:" and ex.target == "positive"
+    plan = plan_from_dict(
+        small_plan(
+            study,
+            "tiny",
+            train=[{"set": "amazon", "size": 5, "template": 2}],
+            evaluate=[{"models": ["ft-amazon-5-p2"], "sets": ["amazon"]}],
+        ),
+        "p",
+    )
+    assert plan.train[0].model_name == "ft-amazon-5-p2"
+
+
 def test_fticl_masks_the_demonstrations_and_the_query_prompt(study, tiny_lm):
     task = study.task("amazon")
     context = demo_context(task, task.demo_records(), 2)

@@ -58,6 +58,7 @@ class TrainSpec(_Strict):
     set: str = Field(description="the task set trained on")
     size: int | None = Field(None, gt=0, description="training records (the first N); None: the largest file")
     fticl: int = Field(0, ge=0, description="FTICL: the first k demonstrations of the set's pool before every input")
+    template: int = Field(1, ge=1, description="the template of the training sequences (and FTICL demonstrations)")
     ft: dict[str, Any] = Field(default_factory=dict, description="fine-tuning settings over the plan's ft")
     name: str | None = None
 
@@ -66,7 +67,8 @@ class TrainSpec(_Strict):
         if self.name:
             return self.name
         kind = f"fticl{self.fticl}" if self.fticl else "ft"
-        return f"{kind}-{self.set}-{self.size if self.size else 'all'}"
+        name = f"{kind}-{self.set}-{self.size if self.size else 'all'}"
+        return name if self.template == 1 else f"{name}-p{self.template}"
 
 
 class EvalBlock(_Strict):
@@ -165,6 +167,7 @@ def check_plan(plan: TaskStudyPlan, study: Study) -> None:
         task = study.task(spec.set)
         if not task.train:
             raise UserError(f"plan {plan.name}: task set '{spec.set}' has no training file")
+        task.template(spec.template)
         if spec.fticl and task.demos is None:
             raise UserError(f"plan {plan.name}: FTICL on '{spec.set}' needs its demonstration pool")
     for block in plan.evaluate:

@@ -47,9 +47,9 @@ def test_prompt(task: TaskSet, record: Mapping, demos: Sequence[Mapping], k: int
     return demo_context(task, demos, k, template) + fill(task, template, record)
 
 
-def training_pair(task: TaskSet, record: Mapping, context: str = "") -> tuple[str, str]:
-    """(source, target) of one training record: source = context + P1(record), target = its output.
+def training_pair(task: TaskSet, record: Mapping, context: str = "", template: int = 1) -> tuple[str, str]:
+    """(source, target) of one training record: source = context + T(record), target = its output.
 
-    `context` is empty for FT, and `demo_context(task, pool, k)` for FTICL (one fixed context for
-    every record of a run; the loss is on the target only)."""
-    return context + fill(task, 1, record), record[task.output]
+    `context` is empty for FT, and `demo_context(task, pool, k, template)` for FTICL (one fixed
+    context for every record of a run; the loss is on the target only). The paper trains with P1."""
+    return context + fill(task, template, record), record[task.output]

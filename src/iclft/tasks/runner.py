@@ -96,6 +96,8 @@ def checkpoint_key(plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet) -> str:
         ft.pop(field)
     roles = ("train", "demos") if spec.fticl else ("train",)
     data = {"base": _base_key(plan), "data": set_sha256(task, roles), "size": spec.size, "fticl": spec.fticl}
+    if spec.template != 1:  # (so the keys of template-1 models stay as they were)
+        data["template"] = spec.template
     digest = _digest(data | {"ft": ft, "seed": plan.seed, "schema": SCHEMA})[:16]
     return f"task-{spec.model_name}-{Path(plan.model.name).name}-{digest}"
 
@@ -265,8 +267,8 @@ def _train(lm, plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet, ckpt: Path, 
 
     cfg = plan.ft_config(spec)
     records = task.train_records(spec.size)
-    context = demo_context(task, task.demo_records(), spec.fticl) if spec.fticl else ""
-    examples, truncated = training_examples(lm, task, records, context, cfg.max_length)
+    context = demo_context(task, task.demo_records(), spec.fticl, spec.template) if spec.fticl else ""
+    examples, truncated = training_examples(lm, task, records, context, cfg.max_length, spec.template)
     before = {n: p.detach().to("cpu", copy=True) for n, p in lm.module.named_parameters()}
     with atomic_dir(ckpt) as tmp:
         summary = finetune(lm, examples, cfg, seed=plan.seed, log_path=tmp / layout.TRAIN_LOG, progress=progress)

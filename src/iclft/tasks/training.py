@@ -24,12 +24,14 @@ def sequence_length(lm, source: str, target: str) -> int:
     return len(context) + len(target_ids)
 
 
-def fitted_record(lm, task: TaskSet, record: Mapping, context: str, max_length: int) -> tuple[dict, bool]:
+def fitted_record(
+    lm, task: TaskSet, record: Mapping, context: str, max_length: int, template: int = 1
+) -> tuple[dict, bool]:
     """`record`, with its longest input field shortened (from the end) until context + P1(record)
     + target fit in `max_length` tokens; and whether it had to be shortened."""
     fitted = dict(record)
     for _ in range(MAX_CUTS):
-        length = sequence_length(lm, *training_pair(task, fitted, context))
+        length = sequence_length(lm, *training_pair(task, fitted, context, template))
         if length <= max_length:
             return fitted, fitted != dict(record)
         field = max(task.inputs, key=lambda f: len(fitted[f]))
@@ -45,14 +47,14 @@ def fitted_record(lm, task: TaskSet, record: Mapping, context: str, max_length: 
 
 
 def training_examples(
-    lm, task: TaskSet, records: Sequence[Mapping], context: str, max_length: int
+    lm, task: TaskSet, records: Sequence[Mapping], context: str, max_length: int, template: int = 1
 ) -> tuple[list[TrainExample], int]:
     """The glued training examples of `records` (with FTICL `context` before each), and how many
     had an input shortened to fit `max_length`."""
     examples, truncated = [], 0
     for record in records:
-        fitted, cut = fitted_record(lm, task, record, context, max_length)
-        source, target = training_pair(task, fitted, context)
+        fitted, cut = fitted_record(lm, task, record, context, max_length, template)
+        source, target = training_pair(task, fitted, context, template)
         examples.append(TrainExample(target=target, context=source, glued=True))
         truncated += cut
     return examples, truncated
