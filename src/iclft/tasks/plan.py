@@ -104,6 +104,7 @@ class TaskStudyPlan(_Strict):
     shots: dict[str, list[int]] = Field(default_factory=lambda: dict(PAPER_SHOTS))
     train: list[TrainSpec] = Field(default_factory=list)
     evaluate: list[EvalBlock] = Field(min_length=1)
+    notes: list[str] = Field(default_factory=list, description="how the plan departs from the paper (tiers fill it in)")
 
     _seed_in_range = field_validator("seed")(lambda cls, v: _check_seed(v))
 
@@ -168,6 +169,7 @@ def check_plan(plan: TaskStudyPlan, study: Study) -> None:
         if not task.train:
             raise UserError(f"plan {plan.name}: task set '{spec.set}' has no training file")
         task.template(spec.template)
+        task.train_records(spec.size)  # a UserError if no training file has that many records
         if spec.fticl and task.demos is None:
             raise UserError(f"plan {plan.name}: FTICL on '{spec.set}' needs its demonstration pool")
     for block in plan.evaluate:
@@ -190,7 +192,8 @@ def tier_plan(tier: str, study: Study, model: str, data: str) -> TaskStudyPlan:
     if tier not in TIERS:
         raise UserError(f"tier '{tier}': expected one of {', '.join(TIERS)}")
     families = {f.name: f for f in study.families}
-    return plan_from_dict(_TIER_BUILDERS[tier](families) | {"data": data, "model": {"name": model}}, f"tier {tier}")
+    plan = _TIER_BUILDERS[tier](families, study) | {"data": data, "model": {"name": model}}
+    return plan_from_dict(plan, f"tier {tier}")
 
 
 def _family_sets(families: dict, names: list[str]) -> dict[str, list[str]]:
@@ -224,7 +227,14 @@ def _cross_task(families: dict, test_family_names: list[str], models: dict[str, 
     return blocks
 
 
-def _core(families: dict) -> dict:
+SCALED = [
+    "LoRA (rank 16, alpha 32, all linear layers) at lr 2e-4 instead of full fine-tuning at 2e-5",
+    "micro-batches of 8 with accumulation 2 (global batch 16 as in the paper), bf16 autocast",
+    "sequences of at most 768 tokens instead of 1,024; inputs cut to fit, never targets",
+]
+
+
+def _core(families: dict, study: Study) -> dict:
     four = ["sentiment", "detection", "inference", "question"]
     _family_sets(families, four)
     ft = {n: [_model(families[n], 1000)] for n in four}
@@ -234,10 +244,18 @@ def _core(families: dict) -> dict:
     own = {n: ft[n] + ([fc1] if n == "question" else []) for n in four}
     cross = _cross_task(families, four, ft)
     cross += [{"models": [fc1], "sets": [families[n].train], "templates": [1, 2]} for n in four if n != "question"]
-    return {"name": "core", "rows": 100, "train": train, "evaluate": _settings_1_2(families, own) + cross}
+    notes = [*SCALED, "1,000 training records (the paper: 2,000, 4,000, 6,000)", "100 scored rows (the paper: 250)"]
+    notes += ["FTICL only on the question task, k = 1", "trains on 4 of the 5 tasks (no summaries)"]
+    return {
+        "name": "core",
+        "rows": 100,
+        "train": train,
+        "evaluate": _settings_1_2(families, own) + cross,
+        "notes": notes,
+    }
 
 
-def _extended(families: dict) -> dict:
+def _extended(families: dict, study: Study) -> dict:
     four = ["sentiment", "detection", "inference", "question"]
     _family_sets(families, [*four, "summary"])
     sizes = {n: [500, 1000, 1500] for n in four} | {"summary": [500]}
@@ -260,23 +278,39 @@ def _extended(families: dict) -> dict:
         "ft": {"max_length": 1024},
         "train": train,
         "evaluate": _settings_1_2(families, own) + cross,
+        "notes": [
+            *SCALED[:2],
+            "sequences of at most 1,024 tokens; inputs cut to fit, never targets",
+            "500 / 1,000 / 1,500 training records (summaries: 500); 250 scored rows (summaries: 100)",
+        ],
     }
 
 
-def _paper(families: dict) -> dict:
+def _paper(families: dict, study: Study) -> dict:
     names = ["summary", "question", "sentiment", "detection", "inference"]
     _family_sets(families, names)
+    sizes, notes = {}, []
+    for name in names:
+        named = {t.size for t in study.task(families[name].train).train}
+        sizes[name] = [n for n in (2000, 4000, 6000) if n in named]
+        missing = [n for n in (2000, 4000, 6000) if n not in named]
+        if missing:
+            notes.append(
+                f"{families[name].train}: no training file of {' or '.join(map(str, missing))} records in the study, "
+                f"so no model of that size (add train_<N>.jsonl files, built from the task's source data)"
+            )
     ks = {"summary": [1, 2], "question": [1, 2], "sentiment": [2, 4], "detection": [2, 4], "inference": [3, 5]}
     train, own = [], {}
     for name in names:
-        train += [{"set": families[name].train, "size": n} for n in (2000, 4000, 6000)]
+        train += [{"set": families[name].train, "size": n} for n in sizes[name]]
         train += [{"set": families[name].train, "size": 2000, "fticl": k} for k in ks[name]]
-        own[name] = [_model(families[name], n) for n in (2000, 4000, 6000)]
+        own[name] = [_model(families[name], n) for n in sizes[name]]
         own[name] += [_model(families[name], 2000, k) for k in ks[name]]
     cross = _cross_task(families, names, {n: [_model(families[n], 2000)] for n in names})
     ft = {"method": "full", "learning_rate": 2e-5, "max_length": 1024, "gradient_accumulation": 8}
     ft |= {"batch_size": 16, "gradient_checkpointing": True}
-    return {"name": "paper", "rows": 250, "ft": ft, "train": train, "evaluate": _settings_1_2(families, own) + cross}
+    plan = {"name": "paper", "rows": 250, "ft": ft, "train": train, "evaluate": _settings_1_2(families, own) + cross}
+    return plan | {"notes": notes}
 
 
 _TIER_BUILDERS = {"core": _core, "extended": _extended, "paper": _paper}

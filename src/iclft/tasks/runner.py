@@ -296,4 +296,5 @@ def describe_plan(plan: TaskStudyPlan) -> str:
         lines.append(f"  train {spec.model_name}: {cfg.method}, lr {cfg.learning_rate:g}, {cfg.epochs:g} epochs")
     models = list(dict.fromkeys(u.model for u in units))
     lines.append(f"  {len(units)} evaluations of {len(models)} models ({', '.join(models)})")
+    lines += [f"  note: {note}" for note in plan.notes]
     return "\n".join(lines)
