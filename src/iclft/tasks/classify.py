@@ -73,10 +73,10 @@ def check_first_tokens(tokens: ItemTokens, labels: Sequence[str], where: str, de
             )
 
 
-def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: str, rows: int = 16) -> list[dict]:
+def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: str, rows: int = 8) -> list[dict]:
     """Both readings of every prompt: {first_token, first_token_pred, label_logprobs,
     full_label_pred, prompt_tokens_merged}, in `prompts` order. `model` is a TransformersModel;
-    `where` names the task in error lines; `rows`: prompt-label rows per forward pass."""
+    `where` names the task in error lines; `rows`: prompts per forward pass."""
     if not prompts:
         return []
     tokenize = lambda text: model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]  # noqa: E731
@@ -95,7 +95,7 @@ def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: s
         )
     shared = min(min(len(s) for s in sequences) - 1, *(common_prefix(sequences[0], s) for s in sequences))
     cache = run_shared(model, sequences[0][:shared])
-    per_batch = max(1, rows // len(labels))
+    per_batch = max(1, rows)
     results = []
     for start in range(0, len(items), per_batch):
         batch = range(start, min(start + per_batch, len(items)))
@@ -119,31 +119,86 @@ def run_shared(model, ids: list[int]):
 
 def _score_batch(model, cache, shared: int, rests: list[list[int]], labels: list[list[list[int]]]):
     """For each item: the logits of each label's first token at the answer position, and each
-    label's summed log-probability; one forward pass over every item's rest of prompt + label."""
+    label's summed log-probability; one forward pass over one row per item: the rest of its
+    prompt once, then every label's tokens, each label seeing the prompt and its own tokens only
+    (at the positions it would have alone)."""
     import torch
     from transformers import DynamicCache
 
-    rows = [(i, rest + label) for i, (rest, item) in enumerate(zip(rests, labels)) for label in item]
-    width = max(len(ids) for _, ids in rows)
-    pad = model.tokenizer.pad_token_id or 0
-    ids = _tensor(model, [row + [pad] * (width - len(row)) for _, row in rows])  # right padding: never attended to
-    mask = _tensor(model, [[1] * (shared + len(row)) + [0] * (width - len(row)) for _, row in rows])
+    rows, query_pos, allowed, reads = [], [], [], []
+    for rest, item in zip(rests, labels):
+        ids, pos, segment = list(rest), list(range(shared, shared + len(rest))), [0] * len(rest)
+        answer = len(rest) - 1  # the index whose logits predict every label's first token
+        item_reads = []
+        for i, label in enumerate(item, 1):
+            at = [answer] + list(range(len(ids), len(ids) + len(label) - 1))  # where each label token is predicted
+            item_reads.append((at, label))
+            ids += label
+            pos += range(shared + len(rest), shared + len(rest) + len(label))
+            segment += [i] * len(label)
+        rows.append(ids)
+        query_pos.append(pos)
+        allowed.append(_tree(segment))
+        reads.append(item_reads)
+    width = max(len(r) for r in rows)
+    ids = _tensor(model, [r + [model.pad_id] * (width - len(r)) for r in rows])
+    positions = _tensor(model, [p + [p[-1]] * (width - len(p)) for p in query_pos])
+    see = torch.zeros(len(rows), width, shared + width, dtype=torch.bool, device=model.device)
+    see[:, :, :shared] = True  # the shared prefix, seen by every query (pads too: no empty rows)
+    for r, block in enumerate(allowed):
+        see[r, : len(block), shared : shared + len(block)] = block
+        for q in range(len(block), width):  # a pad sees itself (no row without a key); nothing sees it
+            see[r, q, shared + q] = True
+    key_pos = torch.cat([torch.arange(shared, device=model.device).expand(len(rows), -1), positions], dim=1)
     past = None
     if cache is not None:
         copies = lambda t: t.expand(len(rows), -1, -1, -1)  # noqa: E731
         past = DynamicCache(ddp_cache_data=[(copies(k), copies(v)) for k, v in cache])
     with torch.inference_mode():
-        out = model.module(input_ids=ids, attention_mask=mask, cache=past, use_cache=cache is not None)
+        out = model.module(
+            input_ids=ids,
+            position_ids=positions,
+            attention_mask=additive_masks(model, see[:, None], positions, key_pos),
+            cache=past,
+            use_cache=cache is not None,
+        )
     logits = out.logits.float()
     logprobs = logits.log_softmax(-1)
-    scores = [([], []) for _ in rests]
-    for r, (i, _) in enumerate(rows):
-        label = labels[i][len(scores[i][0])]
-        answer = len(rests[i]) - 1  # the position whose logits predict the label's first token
-        positions = torch.arange(answer, answer + len(label), device=model.device)
-        scores[i][0].append(logits[r, answer, label[0]].item())
-        scores[i][1].append(logprobs[r, positions, _tensor(model, [label])[0]].sum().item())
+    scores = []
+    for r, item_reads in enumerate(reads):
+        first = [logits[r, at[0], label[0]].item() for at, label in item_reads]
+        sums = [
+            logprobs[r, _tensor(model, [at])[0], _tensor(model, [label])[0]].sum().item() for at, label in item_reads
+        ]
+        scores.append((first, sums))
     return scores
+
+
+def _tree(segment: list[int]):
+    """[n, n] bool: token q sees token k when k <= q and k is in the prompt (segment 0) or in q's own label."""
+    import torch
+
+    seg = torch.tensor(segment)
+    idx = torch.arange(len(segment))
+    return (idx[None, :] <= idx[:, None]) & ((seg[None, :] == 0) | (seg[None, :] == seg[:, None]))
+
+
+def additive_masks(model, allowed, query_pos, key_pos):
+    """Additive attention masks from `allowed` [rows, 1, queries, keys]: 0 where allowed, the
+    dtype's lowest value elsewhere (what eager and SDPA attention both add); for models with
+    sliding-window layers a dict that also limits those layers to the window, by true positions."""
+    import torch
+
+    def additive(mask):
+        lowest = torch.finfo(model.dtype).min
+        return torch.zeros(mask.shape, dtype=model.dtype, device=model.device).masked_fill(~mask, lowest)
+
+    config = model.module.config.get_text_config()
+    window = getattr(config, "sliding_window", None)
+    if window and "sliding_attention" in (getattr(config, "layer_types", None) or []):
+        near = (query_pos[:, :, None] - key_pos[:, None, :] < window)[:, None]
+        return {"full_attention": additive(allowed), "sliding_attention": additive(allowed & near.to(allowed.device))}
+    return additive(allowed)
 
 
 def _tensor(model, ids: list[list[int]]):

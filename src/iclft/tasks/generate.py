@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from iclft.errors import UserError
-from iclft.tasks.classify import common_prefix, run_shared
+from iclft.tasks.classify import additive_masks, common_prefix, run_shared
 from iclft.tasks.format import TASK_FILE, TaskSet
 from iclft.tasks.prompts import test_prompt
 from iclft.tasks.rouge import BLANK_LINE, cut_generation, rouge_item
@@ -138,21 +138,7 @@ def _mask(model, query_pos, key_pos, key_valid):
     """Additive attention masks [rows, 1, queries, keys] by true positions: a query sees the valid
     keys at or before its position (and within the sliding window, for layers that have one)."""
     behind = key_pos[:, None, :] <= query_pos[:, :, None]
-    allowed = (key_valid[:, None, :] & behind)[:, None]
-    config = model.module.config.get_text_config()
-    window = getattr(config, "sliding_window", None)
-    if window and "sliding_attention" in (getattr(config, "layer_types", None) or []):
-        near = (query_pos[:, :, None] - key_pos[:, None, :] < window)[:, None]
-        return {"full_attention": _additive(model, allowed), "sliding_attention": _additive(model, allowed & near)}
-    return _additive(model, allowed)
-
-
-def _additive(model, allowed):
-    """0 where `allowed`, the dtype's lowest value elsewhere (what eager and SDPA attention both add)."""
-    import torch
-
-    lowest = torch.finfo(model.dtype).min
-    return torch.zeros(allowed.shape, dtype=model.dtype, device=model.device).masked_fill(~allowed, lowest)
+    return additive_masks(model, (key_valid[:, None, :] & behind)[:, None], query_pos, key_pos)
 
 
 def generate_records(
