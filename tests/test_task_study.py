@@ -283,3 +283,17 @@ def test_smollm2_trains_and_answers_a_classification_and_a_generation_set(study,
     folder = next(k for k, r in got.items() if r["kind"] == "generation" and r["shots"] == 1)
     item = json.loads((out / "evals" / folder / "samples.jsonl").read_text().splitlines()[0])
     assert item["prompt"].endswith("Ask:") and "\n\n" not in item["generation"] and "rougeL" in item
+
+
+def test_evaluation_under_bf16_autocast_is_its_own_unit(study, tiny_model_dir, tmp_path):
+    blocks = [{"models": ["base"], "sets": ["sst2", "socialqa"], "shots": [0, 1]}]
+    plain = plan_from_dict(small_plan(study, tiny_model_dir, train=[], evaluate=blocks), "p")
+    bf16 = plain.model_copy(update={"eval_mixed_precision": "bf16"})
+    a = results(run_plan(plain, tmp_path / "runs", progress=False))
+    out = run_plan(bf16, tmp_path / "runs", progress=False)  # the same plan name: the same folder
+    current = json.loads((out / "units.json").read_text())["units"]
+    b = {k: v for k, v in results(out).items() if k in current}
+    assert len(a) == len(b) == 4 and not set(a) & set(b)
+    for folder, r in b.items():
+        same = next(x for x in a.values() if (x["test_set"], x["shots"]) == (r["test_set"], r["shots"]))
+        assert 0 <= r["primary"]["value"] <= 1 and r["n"] == same["n"] == 4

@@ -19,7 +19,7 @@ whatever the model was trained on (the paper's cross-task setting).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -100,6 +100,9 @@ class TaskStudyPlan(_Strict):
     rows: int | None = Field(100, gt=0, description="scored rows per test set; None: all")
     rows_by_family: dict[str, int] = Field(default_factory=dict)
     max_new_tokens: int = Field(60, gt=0)
+    eval_mixed_precision: Literal["no", "bf16"] = Field(
+        "no", description="bf16: score and generate under bfloat16 autocast (as the paper evaluated); weights unchanged"
+    )
     ft: dict[str, Any] = Field(default_factory=dict, description="fine-tuning settings over TASK_FT")
     shots: dict[str, list[int]] = Field(default_factory=lambda: dict(PAPER_SHOTS))
     train: list[TrainSpec] = Field(default_factory=list)
@@ -248,6 +251,7 @@ def _core(families: dict, study: Study) -> dict:
     notes += ["FTICL only on the question task, k = 1", "trains on 4 of the 5 tasks (no summaries)"]
     return {
         "name": "core",
+        "eval_mixed_precision": "bf16",
         "rows": 100,
         "train": train,
         "evaluate": _settings_1_2(families, own) + cross,
@@ -273,6 +277,7 @@ def _extended(families: dict, study: Study) -> dict:
     cross = _cross_task(families, [*four, "summary"], middle)
     return {
         "name": "extended",
+        "eval_mixed_precision": "bf16",
         "rows": 250,
         "rows_by_family": {"summary": 100},
         "ft": {"max_length": 1024},
@@ -309,7 +314,14 @@ def _paper(families: dict, study: Study) -> dict:
     cross = _cross_task(families, names, {n: [_model(families[n], 2000)] for n in names})
     ft = {"method": "full", "learning_rate": 2e-5, "max_length": 1024, "gradient_accumulation": 8}
     ft |= {"batch_size": 16, "gradient_checkpointing": True}
-    plan = {"name": "paper", "rows": 250, "ft": ft, "train": train, "evaluate": _settings_1_2(families, own) + cross}
+    plan = {
+        "name": "paper",
+        "rows": 250,
+        "eval_mixed_precision": "bf16",
+        "ft": ft,
+        "train": train,
+        "evaluate": _settings_1_2(families, own) + cross,
+    }
     return plan | {"notes": notes}
 
 

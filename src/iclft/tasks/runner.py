@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from iclft.config import COMPUTE_ONLY_FT_FIELDS
 from iclft.errors import UserError
 from iclft.exposure.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
@@ -112,6 +114,8 @@ def unit_folder(plan: TaskStudyPlan, study: Study, unit: Unit) -> str:
     model = _base_key(plan) if unit.model == BASE else _checkpoint_key_of(plan, study, unit.model)
     what = {"model": model, "set": set_sha256(task), "template": unit.template, "shots": unit.shots}
     what |= {"rows": unit.rows, "schema": SCHEMA}
+    if plan.eval_mixed_precision != "no":
+        what["eval_mixed_precision"] = plan.eval_mixed_precision
     if task.kind == "generation":
         what["max_new_tokens"] = plan.max_new_tokens
     return f"{unit.model}-{unit.test_set}-p{unit.template}-k{unit.shots}-{_digest(what)[:10]}"
@@ -171,6 +175,30 @@ def evaluate_unit(lm, plan: TaskStudyPlan, study: Study, unit: Unit, folder: Pat
     records = task.test_records()[: unit.rows]
     demos = task.demo_records() if unit.shots else []
     t = time.perf_counter()
+    with torch.autocast(lm.device.type, torch.bfloat16, enabled=plan.eval_mixed_precision == "bf16"):
+        samples, metrics, primary = _score_unit(lm, plan, task, records, demos, unit)
+    result = {
+        "model": unit.model,
+        "train": _train_record(plan, study, unit.model),
+        "test_set": unit.test_set,
+        "family": task.family,
+        "kind": task.kind,
+        "setting": _setting(plan, study, unit),
+        "template": unit.template,
+        "shots": unit.shots,
+        "n": len(samples),
+        "metrics": metrics,
+        "primary": primary,
+        "seconds": round(time.perf_counter() - t, 2),
+    }
+    with atomic_dir(folder, replace=True) as tmp:
+        write_jsonl(tmp / SAMPLES, samples)
+        write_json(tmp / RESULT, result)
+    return result
+
+
+def _score_unit(lm, plan: TaskStudyPlan, task: TaskSet, records: list, demos: list, unit: Unit):
+    """(samples, metrics, primary metric) of one unit: classification or generation."""
     if task.kind == "classification":
         from iclft.tasks.classify import accuracy_metrics, classify_records
 
@@ -191,24 +219,7 @@ def evaluate_unit(lm, plan: TaskStudyPlan, study: Study, unit: Unit, folder: Pat
         samples = generate_records(lm, task, records, demos, unit.shots, unit.template, plan.max_new_tokens)
         metrics = rouge_metrics(samples)
         primary = {"metric": "rougeL", "value": metrics["rougeL"]["mean"], "stderr": metrics["rougeL"]["stderr"]}
-    result = {
-        "model": unit.model,
-        "train": _train_record(plan, study, unit.model),
-        "test_set": unit.test_set,
-        "family": task.family,
-        "kind": task.kind,
-        "setting": _setting(plan, study, unit),
-        "template": unit.template,
-        "shots": unit.shots,
-        "n": len(samples),
-        "metrics": metrics,
-        "primary": primary,
-        "seconds": round(time.perf_counter() - t, 2),
-    }
-    with atomic_dir(folder, replace=True) as tmp:
-        write_jsonl(tmp / SAMPLES, samples)
-        write_json(tmp / RESULT, result)
-    return result
+    return samples, metrics, primary
 
 
 def _train_record(plan: TaskStudyPlan, study: Study, model: str) -> dict | None:
