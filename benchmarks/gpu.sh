@@ -4,6 +4,8 @@
 #
 #   bash benchmarks/gpu.sh [MODEL]        # default smollm2-135m; run from the repository root
 #
+# STUDY=data/task-study (a folder from `iclft data import task-study`) times the task study's
+# greedy generation against plain transformers generate; without it, reversal answers are timed.
 # PYTHON picks the interpreter (default: python). Each script prints its own figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +27,8 @@ run() {
 run benchmarks/scoring.py --model "$MODEL" --device cuda --dtype bfloat16
 run benchmarks/vs_lmeval.py --model "$MODEL" --device cuda --dtype bfloat16 --items 20
 run benchmarks/finetune.py --model "$MODEL" --device cuda --dtype bfloat16
-run benchmarks/generation.py --model "$MODEL" --device cuda --dtype bfloat16
+if [[ -n "${STUDY:-}" ]]; then
+  run benchmarks/generation.py --model "$MODEL" --device cuda --dtype bfloat16 --data "$STUDY"
+else
+  run benchmarks/generation.py --model "$MODEL" --device cuda --dtype bfloat16 --reversal
+fi
