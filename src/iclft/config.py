@@ -234,10 +234,16 @@ class ExperimentConfig(_Strict):
 
 
 def config_from_dict(data: Any, source: str = "<config>") -> ExperimentConfig:
+    return validated(ExperimentConfig, data, source, "config fields")
+
+
+def validated(model: type[BaseModel], data: Any, source: str, what: str):
+    """`data` validated as `model`, or a UserError naming `source`, the first bad field and how
+    many more problems there are."""
     if not isinstance(data, dict):
-        raise UserError(f"{source}: expected a mapping of config fields, got {type(data).__name__}")
+        raise UserError(f"{source}: expected a mapping of {what}, got {type(data).__name__}")
     try:
-        return ExperimentConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"

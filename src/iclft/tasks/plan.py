@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from iclft.config import FinetuneConfig, ModelConfig, _check_seed, _Strict
+from iclft.config import FinetuneConfig, ModelConfig, _check_seed, _Strict, validated
 from iclft.errors import UserError
 from iclft.tasks.format import Study
 
@@ -146,14 +146,7 @@ class TaskStudyPlan(_Strict):
 
 
 def plan_from_dict(data: Any, source: str) -> TaskStudyPlan:
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: expected a mapping of task-study plan fields")
-    try:
-        return TaskStudyPlan.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise UserError(f"{source}: field '{field}': {err['msg'].removeprefix('Value error, ')}") from None
+    return validated(TaskStudyPlan, data, source, "task-study plan fields")
 
 
 def load_plan(path: str | Path) -> TaskStudyPlan:
