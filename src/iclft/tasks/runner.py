@@ -98,7 +98,7 @@ def checkpoint_key(plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet) -> str:
         ft.pop(field)
     roles = ("train", "demos") if spec.fticl else ("train",)
     data = {"base": _base_key(plan), "data": set_sha256(task, roles), "size": spec.size, "fticl": spec.fticl}
-    if spec.template != 1:  # (so the keys of template-1 models stay as they were)
+    if spec.template != 1:  # the paper's template 1 adds nothing to the key
         data["template"] = spec.template
     digest = _digest(data | {"ft": ft, "seed": plan.seed, "schema": SCHEMA})[:16]
     return f"task-{spec.model_name}-{Path(plan.model.name).name}-{digest}"
