@@ -297,3 +297,18 @@ def test_evaluation_under_bf16_autocast_is_its_own_unit(study, tiny_model_dir, t
     for folder, r in b.items():
         same = next(x for x in a.values() if (x["test_set"], x["shots"]) == (r["test_set"], r["shots"]))
         assert 0 <= r["primary"]["value"] <= 1 and r["n"] == same["n"] == 4
+
+
+def test_train_only_trains_each_model_once_and_evaluates_nothing(study, tiny_model_dir, tmp_path, capsys):
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(small_plan(study, tiny_model_dir)))
+    argv = ["study", "task-generalization", "--plan", plan_file, "--runs-dir", tmp_path / "runs", "--quiet"]
+    code, out, err = run_cli(capsys, *argv, "--train-only")
+    assert code == 0, err
+    checkpoints = sorted((tmp_path / "runs" / "checkpoints").iterdir())
+    stamps = [(c / "summary.json").stat().st_mtime_ns for c in checkpoints]
+    assert len(checkpoints) == 2 and not (tmp_path / "runs" / "task-study" / "small" / "evals").exists()
+    code, out, err = run_cli(capsys, *argv)  # the evaluations reuse both checkpoints
+    assert code == 0, err
+    assert [(c / "summary.json").stat().st_mtime_ns for c in checkpoints] == stamps
+    assert "report:" in out
