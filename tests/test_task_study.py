@@ -294,7 +294,7 @@ def test_evaluation_under_bf16_autocast_is_its_own_unit(study, tiny_model_dir, t
     current = json.loads((out / "units.json").read_text())["units"]
     b = {k: v for k, v in results(out).items() if k in current}
     assert len(a) == len(b) == 4 and not set(a) & set(b)
-    for folder, r in b.items():
+    for r in b.values():
         same = next(x for x in a.values() if (x["test_set"], x["shots"]) == (r["test_set"], r["shots"]))
         assert 0 <= r["primary"]["value"] <= 1 and r["n"] == same["n"] == 4
 
