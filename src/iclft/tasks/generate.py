@@ -51,7 +51,7 @@ def greedy_generate(
     prompts: Sequence[str],
     max_new_tokens: int = 60,
     stop: str = BLANK_LINE,
-    rows: int = 8,
+    rows: int = 16,
     where: str = "prompts",
 ) -> list[str]:
     """The greedy continuation of every prompt, decoded (special tokens skipped) and cut at `stop`
@@ -149,7 +149,7 @@ def generate_records(
     k: int,
     template: int = 1,
     max_new_tokens: int = 60,
-    rows: int = 8,
+    rows: int = 16,
 ) -> list[dict]:
     """Per-item records of one generation test set at `k` demonstrations: {idx, prompt, gold,
     generation, rougeL, rouge1, rouge2}; `generation` is the greedy generation as the study
