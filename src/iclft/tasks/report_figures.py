@@ -39,7 +39,11 @@ def plot_change_from_base(matrices: list[tuple], path: Path) -> Path:
             ax.set_title(f"template {template}", loc="left")
         fig.colorbar(image, ax=axes[0].tolist(), label="model − base", shrink=0.9)
         fig.suptitle(
-            "Change from the base model (ROUGE-L F / first-token accuracy)", x=0.02, ha="left", fontweight="bold"
+            "Change from the base model\n(ROUGE-L F, first-token accuracy; mean over shared shot counts)",
+            x=0.02,
+            ha="left",
+            fontweight="bold",
+            fontsize=10,
         )
         return _save(fig, plt, path)
 
@@ -50,8 +54,6 @@ def plot_by_shots(train_set: str, panels: list[dict], path: Path) -> Path:
     from iclft.report.figures import color_map
 
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     models = list(dict.fromkeys(line["model"] for p in panels for line in p["lines"]))
     colors = {**color_map([m for m in models if m != "base"]), "base": BASE_COLOR}
     n_cols = min(4, len(panels))
@@ -71,7 +73,7 @@ def plot_by_shots(train_set: str, panels: list[dict], path: Path) -> Path:
                 handles.setdefault(label, (models.index(line["model"]), line["template"], drawn))
             ax.set_title(panel["test_set"], loc="left", fontsize=10)
             ax.set_xlabel("shots")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xticks(sorted({s for line in panel["lines"] for s in line["shots"]}))  # the shot counts asked
             ax.set_ylabel(panel["metric"])
             ax.spines[["top", "right"]].set_visible(False)
             ax.grid(axis="y", color="0.9", linewidth=0.8)
