@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from iclft.config import COMPUTE_ONLY_FT_FIELDS
+from iclft.config import COMPUTE_ONLY_FT_FIELDS, FinetuneConfig
 from iclft.errors import UserError
 from iclft.exposure.checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from iclft.io import atomic_write_text, write_json, write_jsonl
@@ -39,6 +39,10 @@ from iclft.tasks.plan import BASE, TaskStudyPlan, TrainSpec, check_plan
 from iclft.tasks.prompts import demo_context
 
 SCHEMA = 1  # bumped when what a unit's or checkpoint's hash covers changes meaning
+KEYED_FT_FIELDS = (  # the `ft` fields of SCHEMA 1: each is in every checkpoint key
+    *("method", "learning_rate", "epochs", "steps", "batch_size", "lora_rank", "lora_alpha", "lora_dropout"),
+    *("weight_decay", "warmup_steps", "lr_decay", "max_length", "split", "mixed_precision"),
+)
 RESULT = "result.json"
 SAMPLES = "samples.jsonl"
 
@@ -94,8 +98,10 @@ def _base_key(plan: TaskStudyPlan) -> dict:
 def checkpoint_key(plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet) -> str:
     """What decides the fine-tuned weights: base model, training data, FTICL k, settings, seed."""
     ft = plan.ft_config(spec).model_dump(mode="json")
-    for field in COMPUTE_ONLY_FT_FIELDS:
-        ft.pop(field)
+    defaults = FinetuneConfig().model_dump(mode="json")
+    # every field known at SCHEMA 1, and a later one only away from its default, so that adding
+    # a field to `ft` keeps every key
+    ft = {k: v for k, v in ft.items() if k not in COMPUTE_ONLY_FT_FIELDS and (k in KEYED_FT_FIELDS or v != defaults[k])}
     roles = ("train", "demos") if spec.fticl else ("train",)
     data = {"base": _base_key(plan), "data": set_sha256(task, roles), "size": spec.size, "fticl": spec.fticl}
     if spec.template != 1:  # the paper's template 1 adds nothing to the key
