@@ -142,8 +142,9 @@ def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "plan.yaml", plan.to_yaml())
     write_json(out / "units.json", {"units": [folders[u] for u in units]})
+    done = lambda unit: (out / "evals" / folders[unit] / RESULT).is_file()  # noqa: E731
     for model in dict.fromkeys(u.model for u in units):
-        todo = [u for u in units if u.model == model and not (out / "evals" / folders[u] / RESULT).is_file()]
+        todo = [u for u in units if u.model == model and not done(u)]
         if not todo:
             continue
         lm = load_model(plan.model)
@@ -153,7 +154,7 @@ def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool 
             if progress:
                 print(f"[{model}] {unit.test_set} P{unit.template} {unit.shots}-shot ({n}/{len(todo)})", flush=True)
             with exclusive(runs_dir, f"task-study-{plan.name}-{folders[unit]}"):  # another process may have done it
-                if not (out / "evals" / folders[unit] / RESULT).is_file():
+                if not done(unit):
                     evaluate_unit(lm, plan, study, unit, out / "evals" / folders[unit])
         del lm
     return out
@@ -168,9 +169,8 @@ def train_models(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: b
     check_plan(plan, study)
     out = study_dir(Path(runs_dir), plan)
     for spec in plan.train:
-        task = study.task(spec.set)
-        ckpt = layout.checkpoint_dir(Path(runs_dir), checkpoint_key(plan, spec, task))
-        if not is_checkpoint(ckpt, model_fingerprint(plan.model.name), set_sha256(task, ("train", "demos"))):
+        _, ckpt, recorded = _checkpoint(plan, spec, study.task(spec.set), Path(runs_dir))
+        if not is_checkpoint(ckpt, *recorded):
             _fine_tuned(load_model(plan.model), plan, study, spec, Path(runs_dir), out, progress)
     return out
 
@@ -262,9 +262,7 @@ def _fine_tuned(
 ) -> None:
     """Put `spec`'s fine-tuned weights into `lm`: train them, or load an earlier checkpoint."""
     task = study.task(spec.set)
-    key = checkpoint_key(plan, spec, task)
-    ckpt = layout.checkpoint_dir(runs_dir, key)
-    recorded = (model_fingerprint(plan.model.name), set_sha256(task, ("train", "demos")))
+    key, ckpt, recorded = _checkpoint(plan, spec, task, runs_dir)
     with exclusive(runs_dir, layout.checkpoint_lock(key)):
         if is_checkpoint(ckpt, *recorded):
             summary = load_checkpoint(lm, ckpt)
@@ -276,6 +274,13 @@ def _fine_tuned(
         out / "models" / f"{spec.model_name}.json",
         {"name": spec.model_name, "train": spec.model_dump(mode="json"), "checkpoint": key} | summary,
     )
+
+
+def _checkpoint(plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet, runs_dir: Path) -> tuple[str, Path, tuple]:
+    """`spec`'s checkpoint key, its folder, and what its metadata must record (base weights, data)."""
+    key = checkpoint_key(plan, spec, task)
+    recorded = (model_fingerprint(plan.model.name), set_sha256(task, ("train", "demos")))
+    return key, layout.checkpoint_dir(runs_dir, key), recorded
 
 
 def _train(lm, plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet, ckpt: Path, recorded, progress: bool) -> dict:
