@@ -154,6 +154,9 @@ def _score_batch(model, cache, shared: int, rests: list[list[int]], labels: list
     if cache is not None:
         copies = lambda t: t.expand(len(rows), -1, -1, -1)  # noqa: E731
         past = DynamicCache(ddp_cache_data=[(copies(k), copies(v)) for k, v in cache])
+    # the output head runs only where some row reads a label token's logits, not over the prompts
+    keep = sorted({a for item_reads in reads for at, _ in item_reads for a in at})
+    column = {a: j for j, a in enumerate(keep)}
     with torch.inference_mode():
         out = model.module(
             input_ids=ids,
@@ -161,14 +164,16 @@ def _score_batch(model, cache, shared: int, rests: list[list[int]], labels: list
             attention_mask=additive_masks(model, see[:, None], positions, key_pos),
             cache=past,
             use_cache=cache is not None,
+            logits_to_keep=_tensor(model, [keep])[0],
         )
-    logits = out.logits.float()
+    logits = out.logits.float()  # [rows, len(keep), vocabulary]
     logprobs = logits.log_softmax(-1)
     scores = []
     for r, item_reads in enumerate(reads):
-        first = [logits[r, at[0], label[0]].item() for at, label in item_reads]
+        first = [logits[r, column[at[0]], label[0]].item() for at, label in item_reads]
         sums = [
-            logprobs[r, _tensor(model, [at])[0], _tensor(model, [label])[0]].sum().item() for at, label in item_reads
+            logprobs[r, _tensor(model, [[column[a] for a in at]])[0], _tensor(model, [label])[0]].sum().item()
+            for at, label in item_reads
         ]
         scores.append((first, sums))
     return scores
