@@ -312,3 +312,32 @@ def test_train_only_trains_each_model_once_and_evaluates_nothing(study, tiny_mod
     assert code == 0, err
     assert [(c / "summary.json").stat().st_mtime_ns for c in checkpoints] == stamps
     assert "report:" in out
+
+
+def test_a_unit_another_process_holds_is_left_for_last(study, tiny_model_dir, tmp_path):
+    import threading
+    import time
+
+    from iclft.runs.lock import exclusive
+    from iclft.tasks.runner import unit_folder
+
+    blocks = [{"models": ["base"], "sets": ["sst2"], "shots": [0, 1, 2]}]
+    plan = plan_from_dict(small_plan(study, tiny_model_dir, train=[], evaluate=blocks), "p")
+    runs, evals = tmp_path / "runs", tmp_path / "runs" / "task-study" / "small" / "evals"
+    first, *others = [unit_folder(plan, study, u) for u in plan_units(plan, study)]
+    seen_while_held = []
+    with exclusive(runs, f"task-study-small-{first}") as held:  # as another process scoring the first unit would
+        assert held is not None
+        with exclusive(runs, f"task-study-small-{first}", wait=False) as again:
+            assert again is None  # taken: not waited for
+        worker = threading.Thread(target=run_plan, args=(plan, runs, False))
+        worker.start()
+        deadline = time.monotonic() + 120
+        while not all((evals / u / RESULT).is_file() for u in others):
+            assert worker.is_alive() and time.monotonic() < deadline, "the free units waited for the held one"
+            worker.join(0.05)
+        seen_while_held = sorted(p.name for p in evals.iterdir())
+    worker.join(120)
+    assert not worker.is_alive()
+    assert first not in seen_while_held and sorted(others) == seen_while_held  # the others ran first
+    assert (evals / first / RESULT).is_file()  # and the held one once it was free

@@ -132,7 +132,6 @@ def unit_folder(plan: TaskStudyPlan, study: Study, unit: Unit) -> str:
 
 def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
     """Run every unit of `plan` that has no result yet; returns the plan's folder."""
-    from iclft.models import load_model
 
     study = load_study(plan.data)
     check_plan(plan, study)
@@ -147,17 +146,34 @@ def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool 
         todo = [u for u in units if u.model == model and not done(u)]
         if not todo:
             continue
-        lm = load_model(plan.model)
-        if model != BASE:
-            _fine_tuned(lm, plan, study, plan.trained(model), Path(runs_dir), out, progress)
-        for n, unit in enumerate(todo, 1):
-            if progress:
-                print(f"[{model}] {unit.test_set} P{unit.template} {unit.shots}-shot ({n}/{len(todo)})", flush=True)
-            with exclusive(runs_dir, f"task-study-{plan.name}-{folders[unit]}"):  # another process may have done it
-                if not done(unit):
-                    evaluate_unit(lm, plan, study, unit, out / "evals" / folders[unit])
-        del lm
+        _score_model(model, todo, plan, study, out, folders, runs_dir, progress)
     return out
+
+
+def _score_model(model: str, todo: list[Unit], plan, study, out: Path, folders, runs_dir, progress: bool) -> None:
+    """Load (and fine-tune, or find the checkpoint of) one model and evaluate its units. A unit
+    another process is scoring is left for last and then waited for, so two processes share the work."""
+    from iclft.models import load_model
+
+    lm = load_model(plan.model)
+    if model != BASE:
+        _fine_tuned(lm, plan, study, plan.trained(model), Path(runs_dir), out, progress)
+    args = lambda unit: (lm, plan, study, unit, out / "evals" / folders[unit], runs_dir, progress)  # noqa: E731
+    for unit in [u for u in todo if not _score_if_free(*args(u), wait=False)]:
+        _score_if_free(*args(unit), wait=True)
+
+
+def _score_if_free(lm, plan, study, unit: Unit, folder: Path, runs_dir, progress: bool, wait: bool) -> bool:
+    """Evaluate `unit` into `folder` unless it has a result; False, with nothing done, when another
+    process holds the unit and not `wait`."""
+    with exclusive(runs_dir, f"task-study-{plan.name}-{folder.name}", wait=wait) as held:
+        if held is None:
+            return False
+        if not (folder / RESULT).is_file():  # another process may have done it
+            if progress:
+                print(f"[{unit.model}] {unit.test_set} P{unit.template} {unit.shots}-shot", flush=True)
+            evaluate_unit(lm, plan, study, unit, folder)
+    return True
 
 
 def train_models(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
