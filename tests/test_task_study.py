@@ -17,6 +17,7 @@ from iclft.tasks import load_study
 from iclft.tasks.plan import plan_from_dict, tier_plan
 from iclft.tasks.prompts import demo_context
 from iclft.tasks.release import import_release
+from iclft.tasks.report import write_report
 from iclft.tasks.runner import RESULT, plan_units, run_plan
 from iclft.tasks.training import training_examples, weight_drift
 from tests.test_tasks import run_cli, write_release
@@ -199,7 +200,22 @@ def test_a_plan_trains_each_model_once_and_evaluates_it_everywhere(study, tiny_m
     assert sum(correct) / 4 == r["metrics"]["first_token"]["accuracy"]
     model = json.loads((out / "models" / "ft-amazon-5.json").read_text())
     assert model["weight_drift"]["adapted"] > model["weight_drift"]["all"] > 0
-    assert model["truncated_inputs"] == 0 and model["examples"] == 5
+    assert model["truncated_inputs"] == 0 and model["summary"]["examples"] == 5
+    assert model["train"] | {"ft": None} == {
+        "set": "amazon",
+        "family": "sentiment",
+        "size": 5,
+        "condition": "ft",
+        "k": 0,
+        "template": 1,
+        "ft": None,
+    }
+    write_report(out)
+    row = next(line for line in (out / "report" / "models.md").read_text().splitlines() if "| ft-amazon-5 |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:6] == ["amazon", "5", "ft", "0", str(model["summary"]["steps"])] and all(
+        cells
+    )  # every column filled
     assert yaml.safe_load((out / "plan.yaml").read_text())["name"] == "small"
 
     # a rerun computes nothing; a changed test file recomputes only its own units
@@ -219,7 +235,7 @@ def test_a_plan_trains_each_model_once_and_evaluates_it_everywhere(study, tiny_m
     assert len(list((runs / "checkpoints").iterdir())) == 2
 
     # the report reads the plan's current units only: the units of the old sst2 file are left out
-    from iclft.tasks.report import load_results, write_report
+    from iclft.tasks.report import load_results
 
     assert len(load_results(out)) == len(current) < len(list((out / "evals").iterdir()))
     written = write_report(out)

@@ -286,10 +286,16 @@ def _fine_tuned(
             if ckpt.exists():
                 shutil.rmtree(ckpt)
             summary = _train(lm, plan, spec, task, ckpt, recorded, progress)
-    write_json(
-        out / "models" / f"{spec.model_name}.json",
-        {"name": spec.model_name, "train": spec.model_dump(mode="json"), "checkpoint": key} | summary,
-    )
+    summary = dict(summary)
+    record = {
+        "name": spec.model_name,
+        "train": _train_record(plan, study, spec.model_name) | {"template": spec.template, "ft": spec.ft},
+        "checkpoint": key,
+        "weight_drift": summary.pop("weight_drift", None),
+        "truncated_inputs": summary.pop("truncated_inputs", None),
+        "summary": summary,  # the fine-tuning summary: steps, tokens/s, losses, seconds, peak memory
+    }
+    write_json(out / "models" / f"{spec.model_name}.json", record)
 
 
 def _checkpoint(plan: TaskStudyPlan, spec: TrainSpec, task: TaskSet, runs_dir: Path) -> tuple[str, Path, tuple]:
