@@ -204,3 +204,10 @@ def test_real_models_equal_transformers_generate(name, repeats, max_new_tokens):
             lm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
         )
         assert item["generation"]
+
+
+def test_batches_hold_items_of_similar_length_longest_first():
+    from iclft.tasks.classify import length_batches
+
+    assert length_batches([3, 9, 1, 9, 5], 2) == [[1, 3], [4, 0], [2]]  # ties keep their order
+    assert sorted(i for batch in length_batches([4, 2, 8], 0) for i in batch) == [0, 1, 2]  # rows < 1: one each

@@ -95,14 +95,22 @@ def score_prompts(model, prompts: Sequence[str], labels: Sequence[str], where: s
         )
     shared = min(min(len(s) for s in sequences) - 1, *(common_prefix(sequences[0], s) for s in sequences))
     cache = run_shared(model, sequences[0][:shared])
-    per_batch = max(1, rows)
-    results = []
-    for start in range(0, len(items), per_batch):
-        batch = range(start, min(start + per_batch, len(items)))
+    widths = [len(s) + sum(len(label) for label in t.labels) for s, t in zip(sequences, items)]  # a row's tokens
+    results: list[dict] = [{}] * len(items)
+    for batch in length_batches(widths, rows):
         rests = [sequences[i][shared:] for i in batch]
         scores = _score_batch(model, cache, shared, rests, [items[i].labels for i in batch])
-        results += [_reading(labels, first, logprobs, items[i].merged) for i, (first, logprobs) in zip(batch, scores)]
+        for i, (first, logprobs) in zip(batch, scores):
+            results[i] = _reading(labels, first, logprobs, items[i].merged)
     return results
+
+
+def length_batches(lengths: Sequence[int], rows: int) -> list[list[int]]:
+    """Indices into `lengths` in batches of `rows`, longest first, so that the rows of a batch
+    need little padding (reviews and articles vary several-fold in length)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    rows = max(1, rows)
+    return [order[i : i + rows] for i in range(0, len(order), rows)]
 
 
 def run_shared(model, ids: list[int]):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from iclft.errors import UserError
-from iclft.tasks.classify import additive_masks, common_prefix, run_shared
+from iclft.tasks.classify import additive_masks, common_prefix, length_batches, run_shared
 from iclft.tasks.format import TASK_FILE, TaskSet
 from iclft.tasks.prompts import test_prompt
 from iclft.tasks.rouge import BLANK_LINE, cut_generation, rouge_item
@@ -74,10 +74,11 @@ def greedy_generate(
     shared = min(min(len(s) for s in sequences) - 1, *(common_prefix(sequences[0], s) for s in sequences))
     cache = run_shared(model, sequences[0][:shared])
     ends = end_tokens(model)
-    new: list[list[int]] = []
-    for start in range(0, len(sequences), max(1, rows)):
-        rests = [s[shared:] for s in sequences[start : start + max(1, rows)]]
-        new += _decode_batch(model, cache, shared, rests, max_new_tokens, stop, ends)
+    new: list[list[int]] = [[] for _ in sequences]
+    for batch in length_batches([len(s) for s in sequences], rows):
+        rests = [sequences[i][shared:] for i in batch]
+        for i, tokens in zip(batch, _decode_batch(model, cache, shared, rests, max_new_tokens, stop, ends)):
+            new[i] = tokens
     return [cut_at_stop(model.tokenizer.decode(tokens, skip_special_tokens=True), stop) for tokens in new]
 
 
