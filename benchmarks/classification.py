@@ -7,8 +7,9 @@ prompts of `--set` with `--shots` demonstrations are scored by `iclft.tasks.scor
 (both readings, one row per item) twice: as iclft does it, with items batched longest first,
 and with batches in file order, as iclft did before. Prints seconds per item both ways, the share
 of each batch's tokens that is padding, and the largest difference in a label log-probability
-between the two (the predictions must agree; exits 1 if any differs). Set OMP_NUM_THREADS to
-pin the threads.
+between the two. In fp32 the two agree to rounding and the script exits 1 if a prediction
+differs; under `--bf16` the rounding depends on the batch's shapes (log-probabilities moved by up
+to 0.2 on yelp), so differences are printed, not failed. Set OMP_NUM_THREADS to pin the threads.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         for x, y in zip(by_length, in_order)
     )
     print(f"largest label log-probability difference {gap:.2g}; predictions that differ: {differ} of {n}")
-    return 1 if differ else 0
+    return 1 if differ and not a.bf16 else 0
 
 
 if __name__ == "__main__":
