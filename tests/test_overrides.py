@@ -115,8 +115,29 @@ def test_organism_settings_merge_into_the_defaults():
     from iclft.organism.cli import _settings
 
     params = _settings(CurriculumParams, ["mix.copy=0", "facts_per_doc=[1, 3]"], "--curriculum", seed=4)
-    assert params.mix == {**CurriculumParams().mix, "copy": 0} and params.facts_per_doc == [1, 3] and params.seed == 4
+    assert params.mix == {**CurriculumParams().mix, "copy": 0} and params.facts_per_doc == (1, 3) and params.seed == 4
     assert _settings(TrainConfig, None, "--set", seed=2) == TrainConfig(seed=2)
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["train", "--set", "steps=abc"], "--set: field 'steps': Input should be a valid integer"),
+        (["train", "--set", "steps=0"], "--set: steps must be at least 1, got 0"),
+        (["train", "--set", "width=130"], "--set: width 130 is not a multiple of heads 4"),
+        (["train", "--set", "tokenizer=words"], "--set: tokenizer must be 'bpe' or 'char'"),
+        (["curriculum", "--curriculum", "reversal_share=2"], "--curriculum: reversal_share must be in [0, 1]"),
+        (["curriculum", "--curriculum", "facts_per_doc=[5, 2]"], "--curriculum: facts_per_doc must be a range"),
+        (["curriculum", "--curriculum", "mix.copy=-1"], "--curriculum: mix must give each family a weight"),
+    ],
+)
+def test_bad_organism_settings_end_with_one_line_naming_them(tmp_path, capsys, command, message):
+    out = tmp_path / "organism"
+    argv = ["organism", *command] + (["--out", str(out), "--no-eval"] if command[0] == "train" else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()  # nothing was written
 
 
 def test_organism_curriculum_option(tmp_path, capsys):

@@ -76,6 +76,19 @@ class CurriculumParams:
     held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
     held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
 
+    def __post_init__(self):
+        if self.n_words < 1:
+            raise ValueError(f"n_words must be at least 1, got {self.n_words}")
+        for name in ("reversal_share", "same_dimension_share", "lead_in_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("facts_per_doc", "queries_per_doc", "category_chains"):
+            low, high = getattr(self, name)
+            if not 1 <= low <= high:
+                raise ValueError(f"{name} must be a range [low, high] with 1 <= low <= high, got {[low, high]}")
+        if not self.mix or any(w < 0 for w in self.mix.values()) or sum(self.mix.values()) <= 0:
+            raise ValueError(f"mix must give each family a weight of at least 0, not all 0, got {self.mix}")
+
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
 

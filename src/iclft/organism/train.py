@@ -52,6 +52,19 @@ class TrainConfig:
     log_every: int = 50
     eval_every: int = 0  # 0: evaluate only at the end (if an eval function is given)
 
+    def __post_init__(self):
+        at_least = {"steps": 1, "batch_size": 1, "seq_len": 2, "layers": 1, "width": 1, "heads": 1, "threads": 1,
+                    "vocab_size": 0, "spelling_words": 0, "warmup_steps": 0, "log_every": 1, "eval_every": 0}  # fmt: skip
+        for name, least in at_least.items():
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if self.tokenizer not in ("bpe", "char"):
+            raise ValueError(f"tokenizer must be 'bpe' or 'char', got {self.tokenizer!r}")
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
+        if not self.lr > 0 or not 0 <= self.min_lr_ratio <= 1 or self.weight_decay < 0 or self.init_std <= 0:
+            raise ValueError("lr and init_std must be positive, min_lr_ratio in [0, 1], weight_decay at least 0")
+
 
 def build_tokenizer(kind: str, vocab_size: int, spelling_words: int = 0):
     """A byte-level tokenizer: BPE merges learned from the English template text only, or none."""
