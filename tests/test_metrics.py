@@ -3,7 +3,7 @@ import math
 import pytest
 
 from iclft.benchmarks.schema import TestItem
-from iclft.evaluation.metrics import compute_metrics
+from iclft.evaluation.metrics import accuracy_text, compute_metrics, wilson_interval
 from iclft.evaluation.scoring import predict, sample_record
 from iclft.models.base import OptionScore
 
@@ -47,3 +47,21 @@ def test_accuracy_chance_and_stderr_per_split():
     assert metrics["splits"]["b"]["accuracy"] == 1.0
     assert metrics["splits"]["b"]["by_inference_type"]["u"]["n"] == 1
     assert set(a["by_normalization"]) == {"sum", "mean", "char"}
+
+
+def test_wilson_interval_has_width_at_0_and_1():
+    low, high = wilson_interval(1.0, 100)
+    assert high == 1.0 and low == pytest.approx(0.963, abs=5e-4)
+    assert wilson_interval(0.0, 20) == (0.0, pytest.approx(0.161, abs=5e-4))
+    low, high = wilson_interval(0.5, 100)  # near p ± 1.96 se in the middle
+    assert (low, high) == (pytest.approx(0.404, abs=5e-4), pytest.approx(0.596, abs=5e-4))
+    assert accuracy_text(1.0, 0.0, 100) == "1.00 (95% CI 0.96-1.00)"
+    assert accuracy_text(0.62, 0.0485, 100) == "0.62 ± 0.05"
+
+
+def test_accuracy_table_never_prints_a_zero_error_at_0_or_1():
+    from iclft.accuracy_table import format_accuracy_table
+
+    split = {"n": 40, "chance": 0.5, "accuracy": 1.0, "stderr": 0.0}
+    table = format_accuracy_table({"icl": {"splits": {"reversal": split}}})
+    assert "1.00 (95% CI 0.91-1.00)" in table and "± 0.00" not in table

@@ -173,9 +173,9 @@ def test_results_csv_has_one_row_per_record_with_both_classification_readings(st
 
 def test_best_of_shots_picks_the_largest_value_and_says_which_shot_count():
     best = best_of_shots(all_results())
-    assert best[("ft-amazon-100", "sst2", 1)] == {"value": 0.90, "stderr": 0.02, "shots": 1}
-    assert best[("ft-amazon-100", "sst2", 2)] == {"value": 0.60, "stderr": 0.03, "shots": 2}
-    assert best[("ft-xsum-100", "xsum", 1)] == {"value": 0.90, "stderr": 0.05, "shots": 4}
+    assert best[("ft-amazon-100", "sst2", 1)] == {"value": 0.90, "stderr": 0.02, "shots": 1, "n": 100}
+    assert best[("ft-amazon-100", "sst2", 2)] == {"value": 0.60, "stderr": 0.03, "shots": 2, "n": 100}
+    assert best[("ft-xsum-100", "xsum", 1)] == {"value": 0.90, "stderr": 0.05, "shots": 4, "n": None}
     assert best[("fticl1-amazon-100", "sst2", 1)]["shots"] == 0  # a tie: the fewest shots
     assert len(best) == len(VALUES)
 
@@ -288,3 +288,12 @@ def test_a_study_without_results_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no results under"):
         write_report(tmp_path / "damaged", warn=lambda line: None)
     assert not (tmp_path / "damaged" / "report").exists()
+
+
+def test_an_accuracy_of_0_or_1_shows_a_wilson_interval_not_a_zero_error():
+    from iclft.tasks.report_tables import fixed_shot_markdown
+
+    results = [result("base", "sst2", 1, 0, 1.0), result("base", "sst2", 1, 1, 0.5), result("base", "xsum", 1, 0, 0.0)]
+    text = fixed_shot_markdown(results, ["base"], ["sst2", "xsum"])
+    assert "| base | base | 1.000 (95% CI 0.963-1.000) | 0.500 ± 0.020 |" in text  # n = 100
+    assert "| base | base | 0.000 ± 0.010 |" in text  # ROUGE-L is not a proportion: its bootstrap error stays

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from iclft.evaluation.metrics import accuracy_text
+
 
 def accuracy_rows(metrics_by_condition: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per split: chance, then accuracy and standard error under each condition."""
@@ -17,13 +19,14 @@ def accuracy_rows(metrics_by_condition: dict[str, dict[str, Any]]) -> list[dict[
                 continue
             row.setdefault("n", entry["n"])
             row.setdefault("chance", entry["chance"])
-            row[condition] = (entry["accuracy"], entry["stderr"])
+            row[condition] = (entry["accuracy"], entry["stderr"], entry["n"])
         rows.append(row)
     return rows
 
 
 def format_accuracy_table(metrics_by_condition: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table: split | n | chance | one 'acc ± se' column per condition."""
+    """A Markdown table: split | n | chance | one 'acc ± se' column per condition (at 0 or 1, a
+    95% Wilson interval instead of '± 0.00')."""
     conditions = list(metrics_by_condition)
     header = ["split", "n", "chance", *conditions]
     lines = [header]
@@ -31,7 +34,7 @@ def format_accuracy_table(metrics_by_condition: dict[str, dict[str, Any]]) -> st
         cells = [row["split"], str(row["n"]), f"{row['chance']:.2f}"]
         for condition in conditions:
             value = row.get(condition)
-            cells.append(f"{value[0]:.2f} ± {value[1]:.2f}" if value else "—")
+            cells.append(accuracy_text(*value) if value else "—")
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]

@@ -169,14 +169,19 @@ def test_set_order(results: list[dict]) -> list[str]:
 
 
 def best_of_shots(results: list[dict]) -> dict[tuple, dict]:
-    """(model, test set, template) -> {value, stderr, shots}: the largest primary value over shot
+    """(model, test set, template) -> {value, stderr, shots, n (classification only)}: the largest primary value over shot
     counts (the fewest shots on a tie; nan values are passed over), chosen on the test set itself as Yang et al. do."""
     best: dict[tuple, dict] = {}
     for r in sorted(results, key=lambda r: r["shots"]):
         key = (r["model"], r["test_set"], r["template"])
         value = r["primary"]["value"]
         if not math.isnan(value) and (key not in best or value > best[key]["value"]):
-            best[key] = {"value": value, "stderr": r["primary"]["stderr"], "shots": r["shots"]}
+            best[key] = {
+                "value": value,
+                "stderr": r["primary"]["stderr"],
+                "shots": r["shots"],
+                "n": tables.accuracy_n(r),
+            }
     return best
 
 

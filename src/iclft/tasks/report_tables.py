@@ -6,8 +6,11 @@ import csv
 import io
 import math
 
+from iclft.evaluation.metrics import accuracy_text
+
 ERRORS_NOTE = (
-    "± is a standard error: binomial, sqrt(p (1 − p) / n), for accuracy; a bootstrap over test items for ROUGE-L."
+    "± is a standard error: binomial, sqrt(p (1 − p) / n), for accuracy; a bootstrap over test items for ROUGE-L. "
+    "An accuracy of exactly 0 or 1 shows its 95% Wilson interval instead."
 )
 CSV_FIELDS = (
     "model", "train_set", "train_size", "condition", "k", "test_set", "family", "kind", "setting",
@@ -91,8 +94,13 @@ def number(value, fmt: str = ".3f") -> str:
     return format(value, fmt)
 
 
-def plus_minus(value, stderr) -> str:
-    return f"{number(value)} ± {number(stderr)}" if number(value) else ""
+def plus_minus(value, stderr, n: int | None = None) -> str:
+    """'value ± stderr'; for an accuracy (`n` given) of exactly 0 or 1, the 95% Wilson interval."""
+    if not number(value):
+        return ""
+    if n and value in (0, 1):
+        return accuracy_text(value, 0.0, n, digits=3)
+    return f"{number(value)} ± {number(stderr)}"
 
 
 def shots_label(shots: int) -> str:
@@ -129,10 +137,15 @@ def _full_label(r: dict) -> tuple:
 
 def _shots_table(results: list[dict], models: list[str], reading) -> str:
     shots = sorted({r["shots"] for r in results})
-    cells = {(r["model"], r["shots"]): plus_minus(*reading(r)) for r in results}
+    cells = {(r["model"], r["shots"]): plus_minus(*reading(r), accuracy_n(r)) for r in results}
     settings = {r["model"]: r["setting"] for r in results}
     rows = [[m, settings[m], *(cells.get((m, s), "") for s in shots)] for m in models if m in settings]
     return table(["model", "setting", *map(shots_label, shots)], rows)
+
+
+def accuracy_n(result: dict) -> int | None:
+    """The item count of a classification result (its values are proportions); None otherwise."""
+    return result.get("n") if result.get("kind") == "classification" else None
 
 
 def _n_text(results: list[dict]) -> str:
@@ -164,7 +177,9 @@ def best_of_shots_markdown(results: list[dict], best: dict, models: list[str], s
 
 
 def _best_cell(best: dict | None) -> str:
-    return "" if best is None else f"{plus_minus(best['value'], best['stderr'])} ({shots_label(best['shots'])})"
+    if best is None:
+        return ""
+    return f"{plus_minus(best['value'], best['stderr'], best.get('n'))} ({shots_label(best['shots'])})"
 
 
 def change_markdown(matrices: list[tuple]) -> str:
