@@ -37,6 +37,6 @@ def rows_markdown(rows: list[Row]) -> str:
     seeds = sorted({r.n_seeds for r in rows})
     note = (
         f"Accuracy: mean over {'/'.join(map(str, seeds))} seed(s); ± standard error over {' / '.join(over)}; "
-        "n: test items per seed."
+        "n: test items per seed. An accuracy of exactly 0 or 1 shows instead the 95% Wilson interval of one seed's n items."
     )
     return format_accuracy_table(by_condition) + "\n\n" + note + "\n"
