@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from iclft import conditions
 from iclft.errors import UserError
@@ -237,19 +237,20 @@ def config_from_dict(data: Any, source: str = "<config>") -> ExperimentConfig:
     return validated(ExperimentConfig, data, source, "config fields")
 
 
-def validated(model: type[BaseModel], data: Any, source: str, what: str):
-    """`data` validated as `model`, or a UserError naming `source`, the first bad field and how
-    many more problems there are."""
+def validated(model: type, data: Any, source: str, what: str):
+    """`data` validated as `model` (a pydantic model or a dataclass), or a UserError naming
+    `source`, the first bad field (none for a check across fields) and how many more problems
+    there are."""
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping of {what}, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return TypeAdapter(model).validate_python(data)
     except ValidationError as e:
         err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        field = ".".join(str(p) for p in err["loc"])
+        where = f"{source}: field '{field}'" if field else source
         more = f" (and {len(e.errors()) - 1} more problems)" if len(e.errors()) > 1 else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise UserError(f"{source}: field '{field}': {msg}{more}") from None
+        raise UserError(f"{where}: {err['msg'].removeprefix('Value error, ')}{more}") from None
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

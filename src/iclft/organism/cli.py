@@ -13,21 +13,11 @@ from pathlib import Path
 
 def _settings(cls, pairs: list[str] | None, option: str, **given):
     """A `cls` dataclass: its defaults, then `given`, then the KEY=VALUE pairs of `option`, each
-    checked against the field's type and the dataclass's own checks; a UserError names the first
-    bad field."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from iclft.errors import UserError
+    checked against the field's type and the dataclass's own checks (`iclft.config.validated`)."""
+    from iclft.config import validated
     from iclft.overrides import apply_overrides
 
-    data = apply_overrides(asdict(cls(**given)), pairs, cls, option)
-    try:
-        return TypeAdapter(cls).validate_python(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        where = f"{option}: field '{field}'" if field else option  # no field: a check across fields
-        raise UserError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+    return validated(cls, apply_overrides(asdict(cls(**given)), pairs, cls, option), option, "settings")
 
 
 def _params(args):

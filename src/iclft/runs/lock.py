@@ -6,7 +6,8 @@
 The lock is an `fcntl.flock` on `<runs_dir>/.locks/<name>.lock`: the second process waits until
 the first is done (or dies: the kernel releases the lock with the process), then finds the
 result finished and reuses it. With `wait=False` a lock another process holds yields None at
-once, so a caller with other work can come back to it later. Lock files are left in place (empty; removing them would race).
+once, so a caller with other work can come back to it later. Lock files are left in place
+(empty; removing them would race).
 """
 
 from __future__ import annotations

@@ -132,7 +132,6 @@ def unit_folder(plan: TaskStudyPlan, study: Study, unit: Unit) -> str:
 
 def run_plan(plan: TaskStudyPlan, runs_dir: str | Path = "runs", progress: bool = True) -> Path:
     """Run every unit of `plan` that has no result yet; returns the plan's folder."""
-
     study = load_study(plan.data)
     check_plan(plan, study)
     out = study_dir(Path(runs_dir), plan)
