@@ -125,3 +125,94 @@ def test_category_chains_put_unrelated_chains_in_one_document_and_ask_each_quest
         assert len(statements) >= 2 * 3  # >= 2 chains of >= 2 categories: 2 properties and a link each
         prompts = [p.text for p in pieces[1::2]]
         assert len(prompts) == len(set(prompts)) >= 1
+
+
+def test_recorded_recipes_still_write_the_documents_they_were_trained_on():
+    """New curriculum parameters keep their defaults' documents: the shipped organism's three
+    phases hash to what their manifests recorded."""
+    from pathlib import Path
+
+    import iclft.organism
+
+    manifest = json.loads((Path(iclft.organism.__file__).parent / "model" / MANIFEST).read_text())
+    while manifest:
+        params = CurriculumParams(**manifest["curriculum"])
+        assert curriculum_hash(params) == manifest["curriculum_hash"]
+        manifest = manifest.get("parent")
+
+
+def test_world_questions_ask_the_previous_blocks_facts_which_no_later_document_restates():
+    cur = Curriculum(CurriculumParams(seed=2, n_words=400, mix={"world": 1.0}, world_facts=12, world_docs=40))
+    stated, asked = {0: "", 1: "", 2: ""}, {1: [], 2: []}
+    for i in range(120):
+        block, pieces = i // 40, cur.doc(i)
+        if pieces[0].role == "fact":
+            stated[block] += pieces[0].text
+            continue
+        assert block > 0 and {p.role for p in pieces} == {"prompt", "answer"}  # no context at all
+        for prompt, answer in zip(pieces[::2], pieces[1::2]):
+            asked[block].append(f"{prompt.text.split()[-2]} are {answer.text.strip()[:-1]}")
+    for block in (1, 2):
+        assert asked[block]
+        for fact in asked[block]:
+            assert fact in stated[block - 1]
+            assert all(fact not in stated[later] for later in range(block, 3))
+
+
+def test_syllogism_documents_take_their_size_and_ask_each_conclusion_once():
+    params = CurriculumParams(
+        n_words=600, syllogisms_per_doc=(20, 20), unique_conclusions=True, queries_per_doc=(4, 30)
+    )
+    cur = Curriculum(params)
+    for i in range(5):
+        pieces = cur.doc(i, "syllogism")
+        assert pieces[0].text.count("The relationships between") == 20
+        prompts = [p.text for p in pieces if p.role == "prompt"]
+        assert len(prompts) == len(set(prompts))
+
+
+def test_unpadded_batches_give_the_padded_loss_and_gradients():
+    import torch
+
+    from iclft.organism.train import batch_step, build_model, build_tokenizer
+
+    params = CurriculumParams(n_words=300)
+    grads = {}
+    for unpadded in (False, True):
+        cfg = TrainConfig(layers=1, width=32, heads=2, seq_len=384, batch_size=3, unpadded=unpadded)
+        tokenizer = build_tokenizer("bpe", 100)
+        model = build_model(cfg, tokenizer)
+        loss, _ = batch_step(model, tokenizer, Curriculum(params), cfg, step=0)
+        grads[unpadded] = (loss, torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert abs(grads[False][0] - grads[True][0]) < 1e-5
+    assert torch.allclose(grads[False][1], grads[True][1], atol=1e-6)
+
+
+def test_an_interrupted_training_run_resumes_from_its_checkpoint(tmp_path):
+    import pytest
+    from safetensors.torch import load_file
+
+    from iclft.organism.train import CHECKPOINT
+
+    params = CurriculumParams(n_words=300)
+    cfg = TrainConfig(steps=4, layers=1, width=32, heads=2, seq_len=256, batch_size=2, checkpoint_every=1)
+    whole = train(cfg, params, tmp_path / "whole", progress=False)
+
+    calls = []
+
+    def stop_at_step_3(folder):
+        calls.append(folder)
+        raise KeyboardInterrupt
+
+    stopped = TrainConfig(**{**cfg.__dict__, "eval_every": 3})
+    with pytest.raises(KeyboardInterrupt):
+        train(stopped, params, tmp_path / "resumed", evaluate=stop_at_step_3, progress=False)
+    assert (tmp_path / "resumed" / CHECKPOINT).is_file()
+    with pytest.raises(ValueError, match="checkpoint of other settings"):
+        train(TrainConfig(**{**stopped.__dict__, "lr": 1e-3}), params, tmp_path / "resumed", progress=False)
+    resumed = train(stopped, params, tmp_path / "resumed", progress=False)
+    assert not (resumed / CHECKPOINT).exists()
+    a, b = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert all((a[k] == b[k]).all() for k in a)
+    curve = json.loads((resumed / MANIFEST).read_text())["curve"]
+    assert [row["step"] for row in curve] == [4]

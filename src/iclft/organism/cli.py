@@ -38,6 +38,8 @@ def cmd_curriculum(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from functools import partial
+
     from iclft.organism.evaluate import evaluate_folder
     from iclft.organism.train import TrainConfig, train
 
@@ -46,7 +48,8 @@ def cmd_train(args) -> None:
     import sys
 
     command = "iclft " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    train(cfg, _params(args), args.out, evaluate=None if args.no_eval else evaluate_folder, command=command)
+    evaluate = None if args.no_eval else partial(evaluate_folder, **cfg.eval_settings)
+    train(cfg, _params(args), args.out, evaluate=evaluate, command=command)
 
 
 def cmd_eval(args) -> None:

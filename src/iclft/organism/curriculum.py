@@ -15,7 +15,15 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
   documents, mixed dimensions otherwise), then forward and
   reversed queries (the reversed one uses the converse comparative);
 - `syllogism`: premise pairs in the benchmark's format, then valid conclusions;
-- `facts`: comparison facts only, no queries (plain documents).
+- `facts`: comparison facts only, no queries (plain documents);
+- `world`: facts read from the weights. The documents of each block of `world_docs`
+  consecutive indices share a world of `world_facts` comparison facts: half the block's
+  `world` documents state some of them (plain facts), the other half ask forward questions,
+  with no context at all, about the *previous* block's world, which no later document
+  restates. So answering needs what training stored in the weights, as `ft` asks.
+
+Long documents (`facts_per_doc` up to 120, `syllogisms_per_doc` up to 60, at `seq_len`
+3072) teach reading a whole benchmark's training set in one context.
 
 Some dimensions and lead-ins are held out (never written), for the held-out evaluation.
 Only words from `nonsense_words(..., pool="pretrain")` are used; `build_curriculum` asserts it.
@@ -72,6 +80,10 @@ class CurriculumParams:
     same_dimension_share: float = 1.0  # share of comparison documents with one dimension only
     lead_in_share: float = 1.0  # below 1, some nouns start a sentence: a different first token
     category_chains: tuple[int, int] = (1, 1)  # unrelated category chains per `category` document
+    syllogisms_per_doc: tuple[int, int] = (1, 4)  # premise pairs per `syllogism` document
+    unique_conclusions: bool = False  # each conclusion asked at most once per `syllogism` document
+    world_facts: int = 40  # facts per `world` block
+    world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
     held_out_dimensions: tuple[str, ...] = HELD_OUT_DIMENSIONS
     held_out_lead_ins: tuple[tuple[str, str], ...] = HELD_OUT_LEAD_INS
@@ -82,7 +94,11 @@ class CurriculumParams:
         for name in ("reversal_share", "same_dimension_share", "lead_in_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("facts_per_doc", "queries_per_doc", "category_chains"):
+        if self.world_facts < 1 or self.world_docs < 1:
+            raise ValueError(
+                f"world_facts and world_docs must be at least 1, got {self.world_facts}, {self.world_docs}"
+            )
+        for name in ("facts_per_doc", "queries_per_doc", "category_chains", "syllogisms_per_doc"):
             low, high = getattr(self, name)
             if not 1 <= low <= high:
                 raise ValueError(f"{name} must be a range [low, high] with 1 <= low <= high, got {[low, high]}")
@@ -122,6 +138,8 @@ class Curriculum:
         if family is None:
             families = sorted(mix) if mix else self.families
             family = rng.choices(families, [mix[f] for f in families] if mix else self.weights)[0]
+        if family == "world":
+            return self._world(rng, index // self.params.world_docs)
         return getattr(self, f"_{family}")(rng)
 
     def docs(self, start: int, count: int) -> list[list[Piece]]:
@@ -142,10 +160,13 @@ class Curriculum:
             return body + "."
         return f"{start} {body}{end}"
 
-    def _comparisons(self, rng: random.Random) -> list[dict]:
-        n = rng.randint(*self.params.facts_per_doc)
+    def _comparisons(self, rng: random.Random, n: int | None = None) -> list[dict]:
+        """`n` facts (default: a `facts_per_doc` draw), one dimension or mixed as the params say."""
+        mixed = n is not None
+        n = rng.randint(*self.params.facts_per_doc) if n is None else n
         nouns = self._nouns(rng, 2 * n)
-        shared = rng.choice(self.dimensions) if rng.random() < self.params.same_dimension_share else None
+        one = not mixed and rng.random() < self.params.same_dimension_share
+        shared = rng.choice(self.dimensions) if one else None
         facts = []
         for i in range(n):
             _, more, less = shared or rng.choice(self.dimensions)
@@ -198,6 +219,25 @@ class Curriculum:
                 subject, answer = f["a"], f"{f['cmp']} than {f['b']}."
             pieces += self._query(f"{start} {subject} are".strip(), answer)
         return pieces
+
+    def _world(self, rng: random.Random, block: int) -> list[Piece]:
+        """State facts of this block's world, or ask (no context) about the previous block's."""
+        if block == 0 or rng.random() < 0.5:
+            facts = self._world_facts(block)
+            chosen = rng.sample(facts, min(len(facts), rng.randint(4, 12)))
+            return [Piece("\n\n".join(self._sentence(self._lead(rng), self._body(f)) for f in chosen) + "\n\n", "fact")]
+        facts = self._world_facts(block - 1)
+        pieces = []
+        for f in rng.sample(facts, min(len(facts), rng.randint(4, 10))):
+            pieces += self._query(f"{self._lead(rng)[0]} {f['a']} are".strip(), f"{f['cmp']} than {f['b']}.")
+        return pieces
+
+    def _world_facts(self, block: int) -> list[dict]:
+        return self._comparisons(random.Random(f"{self.params.seed}:world:{block}"), self.params.world_facts)
+
+    @staticmethod
+    def _body(f: dict) -> str:
+        return f"{f['a']} are {f['cmp']} than {f['b']}"
 
     def _augment(self, rng: random.Random) -> list[Piece]:
         """The local augmenter's prompt (the built-in template) around one comparison fact,
@@ -292,7 +332,7 @@ class Curriculum:
         return values
 
     def _syllogism(self, rng: random.Random) -> list[Piece]:
-        n = rng.randint(1, 4)
+        n = rng.randint(*self.params.syllogisms_per_doc)
         forms = list(valid_forms().items())
         examples, texts = [], []
         for _ in range(n):
@@ -307,9 +347,14 @@ class Curriculum:
             )
             examples.append((premises, roles))
         pieces = self._fact_pieces(rng, texts)
-        for _ in range(rng.randint(1, 2 * n)):
-            premises, roles = rng.choice(examples)
+        asked = set()
+        for _ in range(rng.randint(1, min(2 * n, max(8, self.params.queries_per_doc[1])))):
+            k = rng.randrange(len(examples))
+            premises, roles = examples[k]
             first, second = rng.sample(["S", "P"], 2)
+            if self.params.unique_conclusions and (k, first) in asked:
+                continue
+            asked.add((k, first))
             valid = [c for c in candidates(first, second) if is_valid(premises, c)]
             q, s, p = rng.choice(valid)
             pieces += self._query(

@@ -81,11 +81,24 @@ def _accuracy(records: list[dict]) -> float:
 
 
 def _grouped(bench: Benchmark, per_context: int, seed: int) -> list[tuple[str, list[TestItem]]]:
-    """(context, items) per group of `per_context` facts, as `icl.facts_per_context` groups them."""
+    """(context, items) per group of `per_context` facts, as `icl.facts_per_context` groups
+    them; `per_context` 0: every fact in one context."""
     cfg = IclConfig(one_per_fact=True)
-    return [
-        (icl_context(docs, cfg, seed), items) for docs, items in fact_groups(bench.documents, bench.items, per_context)
-    ]
+    groups = fact_groups(bench.documents, bench.items, per_context or None)
+    return [(icl_context(docs, cfg, seed), items) for docs, items in groups]
+
+
+def context_curve(lm, seed: int = 1000, n_facts: int = 100, sizes=(4, 16, 64, 0)) -> list[dict]:
+    """In-context forward and reversal accuracy on one reversal benchmark with `size` facts
+    per context (0: all `n_facts` at once): how reading holds up as the context grows."""
+    rev = make_reversal(seed=seed, n_facts=n_facts, docs_per_fact=1)
+    _check_test_pool(rev)
+    rows = []
+    for size in sizes:
+        records = _score_groups(lm, _grouped(rev, size, seed))
+        rows.append({"facts_in_context": size or n_facts, "n_items": len(records),
+                     **{s: _accuracy([r for r in records if r["split"] == s]) for s in ("forward", "reversal")}})  # fmt: skip
+    return rows
 
 
 def _score_groups(lm, groups) -> list[dict]:

@@ -51,10 +51,14 @@ class TrainConfig:
     init_from: str | None = None  # start from this organism folder's weights and tokenizer (exploration)
     log_every: int = 50
     eval_every: int = 0  # 0: evaluate only at the end (if an eval function is given)
+    eval_settings: dict = field(default_factory=dict)  # keyword arguments of `evaluate_model`
+    unpadded: bool = False  # one forward pass per document (no padding: for long, uneven documents)
+    checkpoint_every: int = 0  # save weights and optimizer state this often, to resume after a stop
 
     def __post_init__(self):
         at_least = {"steps": 1, "batch_size": 1, "seq_len": 2, "layers": 1, "width": 1, "heads": 1, "threads": 1,
-                    "vocab_size": 0, "spelling_words": 0, "warmup_steps": 0, "log_every": 1, "eval_every": 0}  # fmt: skip
+                    "vocab_size": 0, "spelling_words": 0, "warmup_steps": 0, "log_every": 1, "eval_every": 0,
+                    "checkpoint_every": 0}  # fmt: skip
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
@@ -106,23 +110,26 @@ def stage_mix(cfg: TrainConfig, step: int) -> dict[str, float] | None:
     return None
 
 
-def make_batch(tokenizer, curriculum: Curriculum, cfg: TrainConfig, step: int):
-    """Input ids, targets and target weights of one batch (right-padded)."""
+def batch_docs(tokenizer, curriculum: Curriculum, cfg: TrainConfig, step: int) -> list[tuple[list, list]]:
+    """(token ids, target weights) of each document of batch `step`."""
+    mix = stage_mix(cfg, step)
+    indices = range(step * cfg.batch_size, (step + 1) * cfg.batch_size)
+    return [encode_doc(tokenizer, curriculum.doc(i, mix=mix), cfg.role_weights, cfg.seq_len + 1) for i in indices]
+
+
+def padded(docs: list[tuple[list, list]], pad: int):
+    """Input ids, targets and target weights of `docs`, right-padded to one width."""
     import torch
 
-    mix = stage_mix(cfg, step)
-    docs = []
-    for row in range(cfg.batch_size):
-        index = step * cfg.batch_size + row
-        docs.append(encode_doc(tokenizer, curriculum.doc(index, mix=mix), cfg.role_weights, cfg.seq_len + 1))
     width = max(len(ids) for ids, _ in docs)
-    pad = tokenizer.pad_token_id
     ids = torch.tensor([d + [pad] * (width - len(d)) for d, _ in docs])
     weights = torch.tensor([w + [0.0] * (width - len(w)) for _, w in docs])
     return ids[:, :-1], ids[:, 1:], weights[:, 1:]
 
 
-def weighted_loss(model, inputs, targets, weights, bf16: bool):
+def weighted_loss(model, inputs, targets, weights, bf16: bool, total_weight=None):
+    """Weighted mean cross-entropy; with `total_weight`, the weighted sum over that total
+    (so per-document passes add up to the loss of the whole batch)."""
     import torch
 
     device = next(model.parameters()).device
@@ -130,7 +137,29 @@ def weighted_loss(model, inputs, targets, weights, bf16: bool):
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=inputs).logits
     losses = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
-    return (losses * weights).sum() / weights.sum().clamp(min=1e-6)
+    total = weights.sum() if total_weight is None else torch.tensor(float(total_weight))
+    return (losses * weights).sum() / total.clamp(min=1e-6)
+
+
+def batch_step(model, tokenizer, curriculum, cfg: TrainConfig, step: int) -> tuple[float, int]:
+    """Forward and backward of batch `step`: (loss, target tokens). Padded, or one pass per
+    document (`unpadded`), with the same loss: the weighted sum over the batch's total weight."""
+    docs = batch_docs(tokenizer, curriculum, cfg, step)
+    pad = tokenizer.pad_token_id
+    if not cfg.unpadded:
+        inputs, targets, weights = padded(docs, pad)
+        loss = weighted_loss(model, inputs, targets, weights, cfg.bf16)
+        loss.backward()
+        return loss.item(), int((targets != pad).sum())
+    total = sum(sum(w[1:]) for _, w in docs)
+    loss_sum, tokens = 0.0, 0
+    for doc in docs:
+        inputs, targets, weights = padded([doc], pad)
+        loss = weighted_loss(model, inputs, targets, weights, cfg.bf16, total_weight=total)
+        loss.backward()
+        loss_sum += loss.item()
+        tokens += targets.numel()
+    return loss_sum, tokens
 
 
 def train(
@@ -159,6 +188,7 @@ def train(
         tokenizer = build_tokenizer(cfg.tokenizer, cfg.vocab_size, cfg.spelling_words)
         model = build_model(cfg, tokenizer)
     tokenizer.model_max_length = cfg.seq_len
+    model.config.max_position_embeddings = max(model.config.max_position_embeddings, cfg.seq_len)
     model.to(pick_device(cfg.device))
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -167,19 +197,23 @@ def train(
         lr=cfg.lr,
         betas=(0.9, 0.95),
     )
-    curve, evals, tokens, start = [], [], 0, time.time()
-    running = None
-    for step in range(cfg.steps):
+    state = {"step": 0, "tokens": 0, "running": None, "seconds": 0.0, "curve": [], "evals": []}
+    resumed = load_checkpoint(out, cfg, params, model, optimizer)
+    if resumed:
+        state = resumed
+        if progress:
+            print(json.dumps({"resumed_at_step": state["step"]}), flush=True)
+    curve, evals, tokens, running = state["curve"], state["evals"], state["tokens"], state["running"]
+    start = time.time() - state["seconds"]
+    for step in range(state["step"], cfg.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        inputs, targets, weights = make_batch(tokenizer, curriculum, cfg, step)
-        loss = weighted_loss(model, inputs, targets, weights, cfg.bf16)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, batch_tokens = batch_step(model, tokenizer, curriculum, cfg, step)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        tokens += int((targets != tokenizer.pad_token_id).sum())
-        running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
+        tokens += batch_tokens
+        running = loss if running is None else 0.9 * running + 0.1 * loss
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             row = {
                 "step": step + 1,
@@ -195,13 +229,55 @@ def train(
             evals.append({"step": step + 1, "tokens": tokens, **evaluate(out)})
             if progress:
                 print(json.dumps(evals[-1]), flush=True)
+        if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            seconds = time.time() - start
+            save_checkpoint(out, cfg, params, model, optimizer, dict(state, step=step + 1, tokens=tokens,
+                            running=running, seconds=seconds, curve=curve, evals=evals))  # fmt: skip
     _save(model, tokenizer, out, cfg, params, curve, evals, command)
     if evaluate:
         evals.append({"step": cfg.steps, "tokens": tokens, **evaluate(out)})
         if progress:
             print(json.dumps(evals[-1]), flush=True)
         _write_manifest(out, cfg, params, curve, evals, command)
+    (out / CHECKPOINT).unlink(missing_ok=True)
     return out
+
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _run_key(cfg: TrainConfig, params: CurriculumParams) -> str:
+    """What a checkpoint must match to be resumed: every setting but the progress ones."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("threads", "device", "log_every")}
+    return json.dumps([settings, params.to_dict()], sort_keys=True, default=str)
+
+
+def save_checkpoint(out: Path, cfg, params, model, optimizer, state: dict) -> None:
+    """Weights, optimizer state and progress, written atomically to `out/checkpoint.pt`."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"key": _run_key(cfg, params), "model": model.state_dict(), "optimizer": optimizer.state_dict(), **state}
+    tmp = out / (CHECKPOINT + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out / CHECKPOINT)
+
+
+def load_checkpoint(out: Path, cfg, params, model, optimizer) -> dict | None:
+    """The progress of a checkpoint in `out` from a run with the same settings (weights and
+    optimizer state loaded), or None. A checkpoint of other settings is an error, not reused."""
+    import torch
+
+    path = out / CHECKPOINT
+    if not path.is_file():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload.get("key") != _run_key(cfg, params):
+        raise ValueError(f"{path} is a checkpoint of other settings: remove it, or train into another folder")
+    model.load_state_dict(payload.pop("model"))
+    optimizer.load_state_dict(payload.pop("optimizer"))
+    payload.pop("key")
+    return payload
 
 
 def _save(model, tokenizer, out: Path, cfg, params, curve, evals, command) -> None:
