@@ -38,18 +38,38 @@ def cmd_curriculum(args) -> None:
 
 
 def cmd_train(args) -> None:
+    import shlex
+    import sys
     from functools import partial
 
+    from iclft.errors import UserError
     from iclft.organism.evaluate import evaluate_folder
     from iclft.organism.train import TrainConfig, train
 
-    cfg = _settings(TrainConfig, args.set, "--set", seed=args.seed)
-    import shlex
-    import sys
-
     command = "iclft " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.recipe:
+        from iclft.organism.recipe import run_recipe
+
+        if args.set or args.curriculum or args.seed is not None:
+            raise UserError("--recipe sets every phase's settings: drop --set, --curriculum and --seed")
+        reuse = dict(_pair(r, "--reuse") for r in args.reuse or [])
+        run_recipe(args.recipe, args.out, reuse, args.threads, evaluate=not args.no_eval, command=command)
+        return
+    if args.reuse or args.threads:
+        raise UserError("--reuse and --threads go with --recipe (otherwise: --set threads=N)")
+    args.seed = args.seed or 0
+    cfg = _settings(TrainConfig, args.set, "--set", seed=args.seed)
     evaluate = None if args.no_eval else partial(evaluate_folder, **cfg.eval_settings)
     train(cfg, _params(args), args.out, evaluate=evaluate, command=command)
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    from iclft.errors import UserError
+
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise UserError(f"{option} takes NAME=FOLDER, got {text!r}")
+    return name, value
 
 
 def cmd_eval(args) -> None:
@@ -78,8 +98,11 @@ def add_organism_commands(subparsers) -> None:
     p.set_defaults(func=cmd_curriculum)
 
     p = osub.add_parser("train", help="train a tokenizer and a small Llama from scratch")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="the model folder (with --recipe: the folder of the phases' folders)")
+    p.add_argument("--recipe", help="a recipe file, or a built-in one (v1, v2): every phase, resumable")
+    p.add_argument("--reuse", nargs="*", metavar="PHASE=FOLDER", help="with --recipe: take FOLDER as PHASE's result")
+    p.add_argument("--threads", type=int, help="with --recipe: torch threads for every phase")
+    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="training settings (TrainConfig fields)")
     p.add_argument("--curriculum", nargs="*", metavar="KEY=VALUE", help="curriculum parameters")
     p.add_argument("--no-eval", action="store_true")

@@ -169,9 +169,11 @@ def train(
     evaluate: Callable[[Path], dict] | None = None,
     progress: bool = True,
     command: str | None = None,
+    recipe: dict | None = None,
 ) -> Path:
     """Train and save the organism to `out`; `evaluate(folder)` is run on saved checkpoints.
-    `command` (the command line that ran this) is recorded in the manifest."""
+    `command` (the command line that ran this) and `recipe` (its recipe and phase, if any)
+    are recorded in the manifest."""
     import torch
 
     from iclft.models.hf import pick_device
@@ -225,7 +227,7 @@ def train(
             if progress:
                 print(json.dumps(row), flush=True)
         if evaluate and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
-            _save(model, tokenizer, out, cfg, params, curve, evals, command)
+            _save(model, tokenizer, out, cfg, params, curve, evals, command, recipe)
             evals.append({"step": step + 1, "tokens": tokens, **evaluate(out)})
             if progress:
                 print(json.dumps(evals[-1]), flush=True)
@@ -233,12 +235,12 @@ def train(
             seconds = time.time() - start
             save_checkpoint(out, cfg, params, model, optimizer, dict(state, step=step + 1, tokens=tokens,
                             running=running, seconds=seconds, curve=curve, evals=evals))  # fmt: skip
-    _save(model, tokenizer, out, cfg, params, curve, evals, command)
+    _save(model, tokenizer, out, cfg, params, curve, evals, command, recipe)
     if evaluate:
         evals.append({"step": cfg.steps, "tokens": tokens, **evaluate(out)})
         if progress:
             print(json.dumps(evals[-1]), flush=True)
-        _write_manifest(out, cfg, params, curve, evals, command)
+        _write_manifest(out, cfg, params, curve, evals, command, recipe)
     (out / CHECKPOINT).unlink(missing_ok=True)
     return out
 
@@ -280,14 +282,14 @@ def load_checkpoint(out: Path, cfg, params, model, optimizer) -> dict | None:
     return payload
 
 
-def _save(model, tokenizer, out: Path, cfg, params, curve, evals, command) -> None:
+def _save(model, tokenizer, out: Path, cfg, params, curve, evals, command, recipe) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    _write_manifest(out, cfg, params, curve, evals, command)
+    _write_manifest(out, cfg, params, curve, evals, command, recipe)
 
 
-def _write_manifest(out: Path, cfg: TrainConfig, params: CurriculumParams, curve, evals, command=None) -> None:
+def _write_manifest(out: Path, cfg: TrainConfig, params: CurriculumParams, curve, evals, command=None, recipe=None):
     parent = Path(cfg.init_from) / MANIFEST if cfg.init_from else None
     manifest = {
         "command": command,
@@ -300,6 +302,8 @@ def _write_manifest(out: Path, cfg: TrainConfig, params: CurriculumParams, curve
         "curve": curve,
         "evals": evals,
     }
+    if recipe:
+        manifest["recipe"] = recipe
     tmp = out / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     tmp.replace(out / MANIFEST)
