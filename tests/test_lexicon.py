@@ -1,4 +1,5 @@
 import itertools
+import re
 import time
 
 import pytest
@@ -120,3 +121,25 @@ def test_fast_enough():
     words = nonsense_words(1500, seed=7)
     assert len(words) == 1500
     assert time.perf_counter() - start < 2.0
+
+
+def test_no_benchmark_uses_a_word_of_iclfts_own_prompt_text():
+    """The augmentation templates' and the organism's tokenizer text's nonsense words ("kleps",
+    "zorbs", "wugs"...) are never test-pool words, so no benchmark can contain one."""
+    from iclft.benchmarks.lexicon import pool_of, reserved_words
+    from iclft.benchmarks.reversal import make_reversal
+    from iclft.benchmarks.semantic import make_semantic
+    from iclft.benchmarks.syllogism import make_syllogism
+
+    reserved = reserved_words()
+    assert {"klep", "kleps", "zorbs", "wugs", "blickets"} <= reserved
+    assert pool_of("klep") == "test"  # the leak this closes: a template word the test pool could draw
+    drawn = set(nonsense_words(20000, seed=0, pool="test", min_distance=1))
+    assert "klep" not in drawn and not {w for w in drawn if w in reserved or w + "s" in reserved}
+    for seed in range(3):
+        for bench in (make_reversal(seed=seed), make_syllogism(seed=seed), make_semantic(seed=seed)):
+            nouns = {f[k] for f in bench.facts for k in ("a", "b") if k in f}
+            nouns |= {w for f in bench.facts for w in f.get("terms", {}).values()}
+            nouns |= {f["word"] for f in bench.facts if f.get("type") == "word"}
+            assert nouns and all(pool_of(w.removesuffix("s")) == "test" or pool_of(w) == "test" for w in nouns)
+            assert not {w for n in nouns for w in (n, n.removesuffix("s"))} & reserved, bench.name

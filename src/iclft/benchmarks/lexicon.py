@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import re
 from collections import defaultdict
 from collections.abc import Collection
 from functools import cache, lru_cache
@@ -101,6 +102,18 @@ def template_words(template: str) -> tuple[str, ...]:
     return tuple("".join(parts) for parts in itertools.product(*(SLOTS[slot] for slot in template)))
 
 
+@cache
+def reserved_words() -> frozenset[str]:
+    """Every word of iclft's own prompt text: the built-in augmentation templates and the
+    organism's tokenizer corpus (its instruction, lead-ins, phrasings). A model, the organism
+    above all, has seen these words, so the test pool never returns one (nor its plural)."""
+    from iclft.exposure.augment.templates import BUILT_IN
+    from iclft.organism.curriculum import tokenizer_corpus  # (imports this module: so here)
+
+    text = " ".join(p.read_text(encoding="utf-8") for p in sorted(BUILT_IN.glob("*.txt")))
+    return frozenset(re.findall(r"[a-z]+", (text + " " + " ".join(tokenizer_corpus(0))).lower()))
+
+
 def nonsense_words(
     n: int,
     seed: int,
@@ -111,7 +124,7 @@ def nonsense_words(
     """`n` distinct singular nonsense words from `pool`, pairwise edit distance ≥ `min_distance`.
 
     Words in `exclude` are never returned, and returned words also keep `min_distance` from
-    them. Each draw picks a template at random, then the next word of that template's seeded
+    them. The test pool never returns a word of iclft's own prompt text (`reserved_words`). Each draw picks a template at random, then the next word of that template's seeded
     shuffle, so the list for `n` is a prefix of the list for `n + 1`. Raises ValueError when
     the candidates run out before `n` words are found.
     """
@@ -128,6 +141,7 @@ def nonsense_words(
     taken = _NeighbourIndex(min_distance)
     for word in exclude:
         taken.add(word)
+    reserved = reserved_words() if pool == "test" else frozenset()
     words: list[str] = []
     while len(words) < n:
         if not queues:
@@ -136,6 +150,8 @@ def nonsense_words(
         word = queue.pop()
         if not queue:
             queues.remove(queue)
+        if word in reserved or plural(word) in reserved:
+            continue
         if pool_of(word) == pool and not is_english(word) and not taken.too_close(word):
             taken.add(word)
             words.append(word)
