@@ -36,3 +36,27 @@ def test_report_shows_the_quickstart_runs_only_and_lists_the_missing_ones(tmp_pa
     assert f"{len(configs) - 1} run(s) missing of {len(configs)} planned" in html
     assert all(c.slug() in html for c in configs)
     assert write_quickstart_report(model, runs, report_dir=tmp_path / "elsewhere").html.is_file()
+
+
+def test_a_table_over_seeds_gives_the_mean_and_standard_error_of_the_seeds_accuracies():
+    from iclft.accuracy_table import format_seed_table
+
+    def metrics(accuracy):
+        return {"splits": {"reversal": {"accuracy": accuracy, "stderr": 0.05, "n": 100, "chance": 0.5}}}
+
+    table = format_seed_table([{"icl": metrics(a), "ft": metrics(b)} for a, b in ((0.9, 0.4), (1.0, 0.5), (0.95, 0.3))])
+    row = next(line for line in table.splitlines() if line.startswith("| reversal"))
+    # icl: mean 0.95, sample sd 0.05, se 0.05 / sqrt(3) = 0.029; ft: mean 0.4, se 0.058
+    assert "0.95 ± 0.03 [0.90–1.00]" in row and "0.40 ± 0.06 [0.30–0.50]" in row
+    assert "| 100 " in row and table.endswith("mean ± standard error over 3 seeds [lowest–highest seed]")
+
+
+def test_quickstart_over_two_seeds_runs_each_seeds_own_benchmarks(tmp_path):
+    from iclft.models.tiny import build_tiny_model
+    from iclft.quickstart import quickstart
+
+    model = build_tiny_model(tmp_path / "tiny", max_length=8192)  # every fact in one context
+    table = quickstart(str(model), tmp_path / "runs", seeds=[0, 1], progress=False)
+    assert table.count("over 2 seeds") == len(QUICKSTART_BENCHMARKS)
+    finished = sorted(p.name for p in (tmp_path / "runs").iterdir() if (p / "metrics.json").is_file())
+    assert len(finished) == 2 * len(QUICKSTART_BENCHMARKS) * len(QUICKSTART_CONDITIONS)

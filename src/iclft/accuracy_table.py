@@ -40,3 +40,49 @@ def format_accuracy_table(metrics_by_condition: dict[str, dict[str, Any]]) -> st
     out = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
+
+
+def seed_rows(per_seed: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per split: n and chance (of the first seed), then per condition the list of
+    the seeds' accuracies, in seed order."""
+    rows: dict[str, dict[str, Any]] = {}
+    for metrics_by_condition in per_seed:
+        for row in accuracy_rows(metrics_by_condition):
+            merged = rows.setdefault(row["split"], {"split": row["split"], "n": row["n"], "chance": row["chance"]})
+            for condition in metrics_by_condition:
+                if condition in row:
+                    merged.setdefault(condition, []).append(row[condition][0])
+    return list(rows.values())
+
+
+def mean_and_stderr(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (sample standard deviation / sqrt(k))."""
+    k = len(values)
+    mean = sum(values) / k
+    if k < 2:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (k - 1)
+    return mean, (variance / k) ** 0.5
+
+
+def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
+    """A Markdown table over seeds: split | n (items per seed) | chance | per condition
+    'mean ± se [min–max]', the mean and standard error of the seeds' accuracies."""
+    conditions = list(dict.fromkeys(c for m in per_seed for c in m))
+    header = ["split", "n per seed", "chance", *conditions]
+    lines = [header]
+    for row in seed_rows(per_seed):
+        cells = [row["split"], str(row["n"]), f"{row['chance']:.2f}"]
+        for condition in conditions:
+            values = row.get(condition)
+            if not values:
+                cells.append("—")
+                continue
+            mean, se = mean_and_stderr(values)
+            cells.append(f"{mean:.2f} ± {se:.2f} [{min(values):.2f}–{max(values):.2f}]")
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    note = f"mean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
+    return "\n".join(out) + "\n\n" + note

@@ -14,10 +14,14 @@ from iclft.models.zoo import DEFAULT_MODEL
 def cmd_quickstart(args) -> None:
     from iclft.quickstart import quickstart, write_quickstart_report
 
-    table = quickstart(args.model, args.runs_dir, args.seed, progress=not args.quiet)
-    print(f"\nQuickstart on {args.model}: accuracy ± standard error by split and condition\n")
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    table = quickstart(args.model, args.runs_dir, seeds, progress=not args.quiet)
+    over = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+    print(f"\nQuickstart on {args.model} ({over}): accuracy by split and condition\n")
     print(table)
-    report = write_quickstart_report(args.model, args.runs_dir, args.seed, args.report_dir)
+    report = write_quickstart_report(args.model, args.runs_dir, seeds, args.report_dir)
     print(f"\nreport (figures, tables, every run's config): {report.html}")
 
 
@@ -242,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quickstart", help="reversals and syllogisms under base, icl, ft, ft_aug")
     p.add_argument("--model", default=DEFAULT_MODEL, help="embedded model name, model folder or hub id")
     p.add_argument("--runs-dir", default="runs", type=Path)
-    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--seed", default=0, type=int, help="the first seed (each seed makes its own benchmarks)")
+    p.add_argument("--seeds", default=1, type=int, help="run seeds SEED..SEED+N-1; tables give mean ± s.e. over them")
     p.add_argument("--report-dir", default=None, type=Path, help="default: RUNS_DIR/quickstart-report")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_quickstart)

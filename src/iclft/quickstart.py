@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from iclft import conditions
-from iclft.accuracy_table import format_accuracy_table
+from iclft.accuracy_table import format_accuracy_table, format_seed_table
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
 from iclft.models.zoo import DEFAULT_MODEL
@@ -65,8 +66,10 @@ def quickstart_configs(model: str = DEFAULT_MODEL, seed: int = 0) -> list[Experi
     return configs
 
 
-def quickstart(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0, progress: bool = True) -> str:
-    """Run the quickstart study; return one accuracy table (Markdown) per benchmark."""
+def quickstart_metrics(
+    model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0, progress: bool = True
+) -> dict[str, dict[str, dict]]:
+    """Run the quickstart study for one seed; metrics by benchmark, then condition."""
     metrics: dict[str, dict[str, dict]] = {}
     for config in quickstart_configs(model, seed):
         start = time.time()
@@ -78,14 +81,34 @@ def quickstart(model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: 
         )
         if progress:
             print(f"   done in {time.time() - start:.0f} s -> {run_dir}", flush=True)
-    return "\n\n".join(f"{name}\n\n{format_accuracy_table(by_condition)}" for name, by_condition in metrics.items())
+    return metrics
+
+
+def quickstart(
+    model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seeds: Sequence[int] = (0,), progress: bool = True
+) -> str:
+    """Run the quickstart study for each seed (each generates its own benchmarks); return one
+    table per benchmark: one seed's accuracies ± standard errors, or, over several seeds,
+    the mean ± standard error of the seeds' accuracies and their range."""
+    per_seed = [quickstart_metrics(model, runs_dir, seed, progress) for seed in seeds]
+    tables = []
+    for name in per_seed[0]:
+        if len(per_seed) == 1:
+            tables.append(f"{name}\n\n{format_accuracy_table(per_seed[0][name])}")
+        else:
+            tables.append(f"{name}\n\n{format_seed_table([m[name] for m in per_seed])}")
+    return "\n\n".join(tables)
 
 
 def write_quickstart_report(
-    model: str = DEFAULT_MODEL, runs_dir: str | Path = "runs", seed: int = 0, report_dir: str | Path | None = None
+    model: str = DEFAULT_MODEL,
+    runs_dir: str | Path = "runs",
+    seeds: Sequence[int] = (0,),
+    report_dir: str | Path | None = None,
 ):
-    """The HTML report (iclft.report) of the quickstart's runs, and of no other run in `runs_dir`;
-    unfinished ones are listed as missing. Written to `report_dir`, default <runs_dir>/quickstart-report."""
+    """The HTML report (iclft.report) of the quickstart's runs for `seeds`, and of no other run
+    in `runs_dir`; unfinished ones are listed as missing. Written to `report_dir`, default
+    <runs_dir>/quickstart-report."""
     from iclft.errors import UserError
     from iclft.experiment import run_dir_for
     from iclft.report import write_index_report
@@ -93,7 +116,7 @@ def write_quickstart_report(
     from iclft.runs.layout import is_finished
 
     index = RunsIndex(Path(runs_dir))
-    for config in quickstart_configs(model, seed):
+    for config in [c for seed in seeds for c in quickstart_configs(model, seed)]:
         run_dir = run_dir_for(config, runs_dir)
         if is_finished(run_dir):
             try:

@@ -90,13 +90,13 @@ def small_llama(
     return LlamaForCausalLM(config)
 
 
-def build_tiny_model(folder: str | Path, seed: int = 0, vocab_size: int = 600) -> Path:
+def build_tiny_model(folder: str | Path, seed: int = 0, vocab_size: int = 600, max_length: int = 512) -> Path:
     """Write a tiny random-init Llama + BPE tokenizer to `folder`; returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = byte_level_bpe(_corpus(), vocab_size)
-    tokenizer.model_max_length = 512
-    model = small_llama(tokenizer, width=64, layers=2, heads=4, kv_heads=2, mlp=128, max_length=512, seed=seed)
+    tokenizer.model_max_length = max_length
+    model = small_llama(tokenizer, width=64, layers=2, heads=4, kv_heads=2, mlp=128, max_length=max_length, seed=seed)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
