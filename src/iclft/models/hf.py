@@ -140,6 +140,11 @@ class TransformersModel(TrainableLM):
         config = self._module.config.get_text_config()
         return min(getattr(config, "max_position_embeddings", None) or 2048, MAX_LENGTH_CAP)
 
+    def allow_length(self, n_tokens: int) -> None:
+        """Accept inputs of up to `n_tokens`, beyond the positions the model was trained on
+        (rotary positions extrapolate, usually badly: a diagnostic, not a setting for studies)."""
+        self._module.config.get_text_config().max_position_embeddings = n_tokens
+
     def _check_length(self, n_tokens: int, what: str) -> None:
         if n_tokens > self.max_length:
             raise UserError(f"{what} is {n_tokens} tokens, but model {self.name} accepts at most {self.max_length}")

@@ -73,16 +73,25 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 
 
 def cmd_eval(args) -> None:
-    from iclft.organism.evaluate import evaluate_folder
+    from iclft.organism.evaluate import evaluate_folder, evaluate_over_seeds
 
-    print(
-        json.dumps(
-            evaluate_folder(
-                args.folder, seed=args.seed, n_facts=args.n_facts, facts_per_context=args.facts_per_context
-            ),
-            indent=1,
-        )
-    )
+    sizes = {
+        "n_facts": args.n_facts,
+        "facts_per_context": args.facts_per_context,
+        "n_syllogisms": args.n_syllogisms,
+        "syllogisms_per_context": args.syllogisms_per_context,
+    }
+    if args.seeds == 1 and not args.curve and not args.max_length:
+        print(json.dumps(evaluate_folder(args.folder, seed=args.seed, **sizes), indent=1))
+        return
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    summary = evaluate_over_seeds(args.folder, seeds, curve=args.curve, max_length=args.max_length, **sizes)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"seeds": seeds, **sizes, "measures": summary}, indent=1) + "\n")
+    print(f"{args.folder}: benchmark seeds {seeds[0]}-{seeds[-1]}, {sizes}")
+    for measure, m in summary.items():
+        values = " ".join(f"{v:.2f}" for v in m["values"])
+        print(f"{measure:28s} {m['mean']:.3f} ± {m['stderr']:.3f}   [{values}]")
 
 
 def add_organism_commands(subparsers) -> None:
@@ -111,6 +120,12 @@ def add_organism_commands(subparsers) -> None:
     p = osub.add_parser("eval", help="base / in-context accuracies on fresh test-pool benchmarks")
     p.add_argument("folder")
     p.add_argument("--seed", type=int, default=1000)
+    p.add_argument("--seeds", type=int, default=1, help="benchmark seeds SEED..SEED+N-1: mean ± s.e. over them")
     p.add_argument("--n-facts", type=int, default=56)
-    p.add_argument("--facts-per-context", type=int, default=4)
+    p.add_argument("--facts-per-context", type=int, default=4, help="0: every fact in one context")
+    p.add_argument("--n-syllogisms", type=int, default=30)
+    p.add_argument("--syllogisms-per-context", type=int, default=2, help="0: every premise pair in one context")
+    p.add_argument("--curve", action="store_true", help="also accuracy by facts in context (4, 16, 64, all)")
+    p.add_argument("--max-length", type=int, help="score contexts past the trained length (a diagnostic)")
+    p.add_argument("--json", help="also write the measures (mean, s.e., per seed) to this file")
     p.set_defaults(func=cmd_eval)

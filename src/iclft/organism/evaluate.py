@@ -201,6 +201,34 @@ def evaluate_folder(folder: str | Path, **kwargs) -> dict:
     return {k: round(v, 3) for k, v in result.items()}
 
 
+def evaluate_over_seeds(
+    folder: str | Path, seeds: list[int], curve: bool = False, max_length: int | None = None, **kwargs
+) -> dict:
+    """Each measure of `evaluate_model` (and, with `curve`, of `context_curve`, as
+    `curve_<facts>_<split>`) on fresh benchmarks of every seed: {measure: {mean, stderr, values}}.
+    `max_length` lets contexts run past the organism's trained length (a diagnostic)."""
+    from iclft.accuracy_table import mean_and_stderr
+    from iclft.models.hf import TransformersModel
+
+    lm = TransformersModel(folder, device="cpu")
+    if max_length:
+        lm.allow_length(max_length)
+    per_seed = []
+    for seed in seeds:
+        result = evaluate_model(lm, seed=seed, **kwargs)
+        if curve:
+            for row in context_curve(lm, seed=seed, n_facts=kwargs.get("n_facts", 100)):
+                for split in ("forward", "reversal"):
+                    result[f"curve_{row['facts_in_context']}_{split}"] = row[split]
+        per_seed.append(result)
+    summary = {}
+    for measure in per_seed[0]:
+        values = [round(r[measure], 4) for r in per_seed]
+        mean, se = mean_and_stderr(values)
+        summary[measure] = {"mean": round(mean, 4), "stderr": round(se, 4), "values": values}
+    return summary
+
+
 def curriculum_probe(lm, params=None, n_docs: int = 40, seed: int = 777) -> dict:
     """In-distribution check: 2-way accuracy (comparative vs its converse) on the queries of
     fresh `compare` documents (pretrain words, training format), forward and reversed."""
