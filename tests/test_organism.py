@@ -216,3 +216,18 @@ def test_an_interrupted_training_run_resumes_from_its_checkpoint(tmp_path):
     assert all((a[k] == b[k]).all() for k in a)
     curve = json.loads((resumed / MANIFEST).read_text())["curve"]
     assert [row["step"] for row in curve] == [4]
+
+
+def test_evaluation_over_benchmark_seeds_reports_each_seed_and_their_mean(tmp_path):
+    from iclft.organism.evaluate import evaluate_over_seeds
+
+    cfg = TrainConfig(steps=3, layers=1, width=32, heads=2, seq_len=512, batch_size=2)
+    folder = train(cfg, CurriculumParams(n_words=300), tmp_path / "organism", progress=False)
+    sizes = {"n_facts": 8, "facts_per_context": 0, "n_syllogisms": 3, "syllogisms_per_context": 0}
+    summary = evaluate_over_seeds(folder, [5, 6], curve=True, semantic_per_split=2, **sizes)
+    assert {"curve_4_forward", "curve_8_reversal", "icl_reversal", "base_syllogism"} <= set(summary)
+    assert "curve_16_forward" not in summary  # only sizes below the benchmark's fact count, then all of it
+    for measure in summary.values():
+        assert len(measure["values"]) == 2
+        assert abs(measure["mean"] - sum(measure["values"]) / 2) < 1e-3
+        assert abs(measure["stderr"] - abs(measure["values"][0] - measure["values"][1]) / 2) < 1e-3

@@ -94,7 +94,7 @@ def context_curve(lm, seed: int = 1000, n_facts: int = 100, sizes=(4, 16, 64, 0)
     rev = make_reversal(seed=seed, n_facts=n_facts, docs_per_fact=1)
     _check_test_pool(rev)
     rows = []
-    for size in sizes:
+    for size in [s for s in sizes if 0 < s < n_facts] + [0]:
         records = _score_groups(lm, _grouped(rev, size, seed))
         rows.append({"facts_in_context": size or n_facts, "n_items": len(records),
                      **{s: _accuracy([r for r in records if r["split"] == s]) for s in ("forward", "reversal")}})  # fmt: skip
