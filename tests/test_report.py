@@ -96,6 +96,11 @@ def test_cells_are_ordered_and_labelled_uniquely(tmp_path):
     labels = [c.label for c in make_cells(collect(tmp_path).runs)["reversal"]]
     assert labels == ["base", "icl", "ft [ft.steps=5]", "ft [ft.steps=9]"]
     assert condition_label({"condition": "ft_aug", "augment": {"method": "oracle"}}) == "ft_aug(oracle)"
+    windowed = {"icl": {"facts_per_context": 4}}
+    assert condition_label({"condition": "icl", **windowed}) == "icl (4 facts per context)"
+    assert condition_label({"condition": "ft+icl", **windowed}) == "ft+icl (4 facts per context)"
+    assert condition_label({"condition": "ft", **windowed}) == "ft"  # reads no context
+    assert condition_label({"condition": "icl", "icl": {"facts_per_context": None}}) == "icl"
 
 
 def study(runs_dir):

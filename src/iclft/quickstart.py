@@ -19,6 +19,7 @@ from iclft.accuracy_table import format_accuracy_table, format_seed_table
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
 from iclft.models.zoo import DEFAULT_MODEL
+from iclft.report.aggregate import condition_label
 
 QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
 QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
@@ -76,9 +77,8 @@ def quickstart_metrics(
         if progress:
             print(f"== {config.benchmark.name} / {config.condition}: {config.slug()}", flush=True)
         run_dir = run_experiment(config, runs_dir, progress=progress)
-        metrics.setdefault(config.benchmark.name, {})[config.condition] = json.loads(
-            (run_dir / "metrics.json").read_text()
-        )
+        label = condition_label(config.to_dict())  # e.g. "icl (4 facts per context)"
+        metrics.setdefault(config.benchmark.name, {})[label] = json.loads((run_dir / "metrics.json").read_text())
         if progress:
             print(f"   done in {time.time() - start:.0f} s -> {run_dir}", flush=True)
     return metrics

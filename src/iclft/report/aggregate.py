@@ -57,14 +57,19 @@ class Row:
 
 
 def condition_label(config: dict[str, Any]) -> str:
-    """`ft`, or `ft_aug(oracle)` when the config names an augmentation method."""
-    label = config.get("condition", "?")
+    """`ft`, or `ft_aug(oracle)` when the config names an augmentation method; a condition
+    that reads its facts in windows says so: `icl (4 facts per context)`."""
+    condition = label = config.get("condition", "?")
     augment = config.get("augment")
     if isinstance(augment, dict):
         method = next((augment[k] for k in ("method", "kind", "name", "augmenter") if augment.get(k)), None)
         method = None if method == "none" else method  # config.yaml lists every field, "none" included
         if method:
             label = f"{label}({method})"
+    icl = config.get("icl")
+    window = icl.get("facts_per_context") if isinstance(icl, dict) else None
+    if window and condition in conditions.names(uses_context=True):
+        label = f"{label} ({window} facts per context)"
     return label
 
 
