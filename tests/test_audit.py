@@ -150,3 +150,17 @@ def test_celebrities_wrong_person_is_false_and_gibberish_unparseable(celebrities
             "Someone is someone.",
         ],
     ) == ["true", "false", "false", "unparseable", "unparseable", "unparseable"]
+
+
+def test_the_reversal_audit_counts_the_facts_stated_truly_in_the_reversed_direction():
+    bench = make_benchmark("reversal", seed=3, n_facts=4, docs_per_fact=1)
+    f0, f1, f2 = bench.facts[:3]
+    statements = [
+        f"Note that {f0['b']} are {f0['converse']} than {f0['a']}.",  # reversed, true
+        f"{f1['a']} are {f1['comparative']} than {f1['b']}.",  # restated, true: not a reversal
+        f"{f2['b']} are {f2['comparative']} than {f2['a']}.",  # reversed, false
+        f"Also {f0['b']} are {f0['converse']} than {f0['a']}.",  # the same fact again
+    ]
+    summary, _ = audit_statements(bench, statements)
+    assert summary["true"] == 3 and summary["false"] == 1
+    assert (summary["facts"], summary["facts_reversed"], summary["facts_reversed_share"]) == (4, 1, 0.25)

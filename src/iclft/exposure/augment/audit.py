@@ -49,6 +49,11 @@ def audit_statements(bench: Benchmark, statements: list[str]) -> tuple[dict, lis
     for v in VERDICTS:
         summary[v] = counts[v]
         summary[f"{v}_share"] = round(counts[v] / n, 4) if n else 0.0
+    if isinstance(judge, ReversalJudge):  # what ft_aug can learn a reversal from
+        reversed_facts = judge.reversed_facts(statements)
+        summary["facts"] = len(bench.facts)
+        summary["facts_reversed"] = len(reversed_facts)
+        summary["facts_reversed_share"] = round(len(reversed_facts) / len(bench.facts), 4)
     return summary, verdicts
 
 
@@ -73,6 +78,8 @@ class ReversalJudge:
         words = sorted({w for _, more, less in DIMENSIONS for w in (more, less)}, key=len, reverse=True)
         self.pattern = re.compile(r"\b([a-z]+) are (" + "|".join(map(re.escape, words)) + r") than ([a-z]+)\b", re.I)
 
+        self.reversed_pairs = {(f["b"], f["a"]): f["id"] for f in bench.facts}
+
     def __call__(self, statement: str) -> str:
         claims = []
         for x, relation, y in self.pattern.findall(statement):
@@ -80,6 +87,17 @@ class ReversalJudge:
             if x in self.nouns and y in self.nouns:
                 claims.append(relation.lower() in self.truth.get((x, y), set()))
         return _combine(claims)
+
+    def reversed_facts(self, statements: list[str]) -> set[str]:
+        """Ids of the facts that some statement states truly in the reversed direction
+        ("B are ⟨converse⟩ than A" for the fact "A are ⟨comparative⟩ than B")."""
+        found = set()
+        for statement in statements:
+            for x, relation, y in self.pattern.findall(statement):
+                pair = (x.lower(), y.lower())
+                if pair in self.reversed_pairs and relation.lower() in self.truth[pair]:
+                    found.add(self.reversed_pairs[pair])
+        return found
 
 
 class SyllogismJudge:
