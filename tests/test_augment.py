@@ -196,3 +196,21 @@ def test_local_augmentation_on_the_tiny_model_is_cached(tmp_path, tiny_lm):
     assert first.accounting["generated_now"] == 3 and first.accounting["prompt_tokens"] > 0
     again = build_augmentations(bench, cfg, ModelConfig(name="tiny"), None, tmp_path, seed=0, progress=False)
     assert again.accounting["from_cache"] == 3 and again.augmentations == first.augmentations
+
+
+@pytest.mark.slow
+def test_keep_duplicates_keeps_what_another_prompt_already_wrote(tmp_path):
+    """The organism augments each of a fact's three documents alike: deduplicated, the
+    repeats are dropped; with keep_duplicates each prompt keeps its own statements."""
+    from iclft.models.zoo import resolve
+
+    lm = resolve("organism", device="cpu")
+    bench = make_benchmark("reversal", n_facts=2, docs_per_fact=3)
+    results = {}
+    for keep in (False, True):
+        cfg = AugmentConfig(method="local", max_new_tokens=32, keep_duplicates=keep)
+        results[keep] = build_augmentations(bench, cfg, ModelConfig(name="organism"), lm, tmp_path, 0, progress=False)
+    dropped = results[False].accounting["duplicates_dropped"]
+    count = {keep: sum(len(a.statements) for a in r.augmentations) for keep, r in results.items()}
+    assert dropped > 0 and count[True] > count[False]
+    assert results[True].accounting["from_cache"] == 6  # the same generations, parsed twice

@@ -144,6 +144,9 @@ class AugmentConfig(_Strict):
     global_subsample: float = Field(1.0, gt=0, le=1, description="share of the other documents offered as corpus")
     global_context_tokens: int | None = Field(None, gt=0, description="corpus budget; default: what fits the generator")
     batch_size: int = Field(16, gt=0, description="prompts per generate call (the cache is written after each)")
+    keep_duplicates: bool = Field(
+        False, description="keep statements written before (by another prompt, or in the training documents)"
+    )
 
 
 class FticlConfig(_Strict):

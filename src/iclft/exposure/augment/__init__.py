@@ -127,7 +127,8 @@ def _generate(
     augmentations = []
     for prompt, record in zip(prompts, records):
         for sample, output in enumerate(record["outputs"]):
-            statements = dedupe.keep(parse_statements(output))
+            statements = parse_statements(output)
+            statements = statements if cfg.keep_duplicates else dedupe.keep(statements)
             if statements:
                 augmentations.append(
                     Augmentation(prompt.method, prompt.source, prompt.fact_ids, sample, tuple(statements))
@@ -137,7 +138,7 @@ def _generate(
         "generator": augmenter.model_id,
         "prompt_tokens": sum(r["prompt_tokens"] for r in records),
         "generated_tokens": sum(r["generated_tokens"] for r in records),
-        "duplicates_dropped": dedupe.dropped,
+        "duplicates_dropped": dedupe.dropped,  # 0 with keep_duplicates
     }
     return augmentations, accounting
 
