@@ -25,17 +25,19 @@ def write_recipe(path: Path, steps=(3, 2), **extra) -> Path:
     return path
 
 
-def test_the_v1_recipe_is_how_the_shipped_organism_was_trained():
-    """Every phase of recipes/v1.yaml matches the run its manifest records (settings and the
-    documents its curriculum writes), the last phase first, then its parents."""
+def test_the_v2_recipe_is_how_the_shipped_organism_was_trained():
+    """Every phase of recipes/v2.yaml matches the run its manifest records (settings and the
+    documents its curriculum writes), the last phase first, then its parents; v1 is v2's
+    first three phases."""
     manifest = json.loads((Path(iclft.organism.__file__).parent / "model" / MANIFEST).read_text())
-    _, phases = load_recipe("v1")
+    _, phases = load_recipe("v2")
     for phase in reversed(phases):
         assert differences(manifest, phase) == []
         manifest = manifest.get("parent")
-    _, v2 = load_recipe("v2")
-    assert [p.name for p in v2[:3]] == ["phase1", "phase2", "phase3"]
-    assert all(differences_of(a, b) == [] for a, b in zip(phases, v2))
+    assert manifest is None
+    _, v1 = load_recipe("v1")
+    assert [p.name for p in v1] == ["phase1", "phase2", "phase3"]
+    assert all(differences_of(a, b) == [] for a, b in zip(v1, phases))
 
 
 def differences_of(a, b):

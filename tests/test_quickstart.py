@@ -11,11 +11,12 @@ def test_quickstart_grid_covers_every_benchmark_and_condition():
     assert len({c.slug() for c in configs}) == len(configs)
 
 
-def test_real_models_get_one_context_and_lora_the_organism_short_contexts_and_full_ft():
+def test_every_model_reads_one_context_real_models_get_lora_the_organism_full_ft():
     real = quickstart_configs("smollm2-135m")[1]
     organism = quickstart_configs("organism")[1]
     assert real.icl.facts_per_context is None and real.ft.method == "lora"
-    assert organism.icl.facts_per_context == 4 and organism.ft.method == "full"
+    assert organism.icl.facts_per_context is None and organism.ft.method == "full"
+    assert organism.ft.learning_rate == 3e-4 and organism.ft.epochs == 5
 
 
 def test_report_shows_the_quickstart_runs_only_and_lists_the_missing_ones(tmp_path, tiny_model_dir):

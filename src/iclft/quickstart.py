@@ -3,8 +3,8 @@
 `ft_aug` fine-tunes on the training documents plus the studied model's own local
 augmentations (docs/study.md, "Augmentation"): one document per fact rewritten by the model, in context, as
 restatements and reversals. Settings follow the model: the organism (the default) reads
-short contexts and is fine-tuned in full; a real model (`--model smollm2-135m`) gets every
-fact in one context and LoRA.
+every fact in one context and is fine-tuned in full; a real model (`--model smollm2-135m`)
+reads the same context and gets LoRA.
 """
 
 from __future__ import annotations
@@ -28,16 +28,17 @@ QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
 def model_settings(model: str) -> dict:
     """icl / ft / augment settings for `model`.
 
-    The organism reads at most 512 tokens: each question is scored after a context of its own
-    four facts, and it is fine-tuned in full (it has 1.5 M parameters). A real model gets every
-    fact in one context, and LoRA for three epochs (with one, SmolLM2 learns only ~70% of
-    the forward facts, docs/augmentation.md).
+    Every model reads every fact in one context. The organism (1.5 M parameters) is
+    fine-tuned in full at lr 3e-4 for 5 epochs: the budget under which fine-tuning on true
+    reversals (the oracle) learns them and the fine-tuned organism still reads in context
+    (docs/organism.md, "A fair ft_aug study"). A real model gets LoRA for three epochs (with
+    one, SmolLM2 learns only ~70% of the forward facts, docs/augmentation.md).
     """
     augment = {"method": "local", "one_per_fact": True}
     if model == "organism" or (Path(model).expanduser() / "iclft_organism.json").is_file():
         return {
-            "icl": {"one_per_fact": True, "facts_per_context": 4},
-            "ft": {"method": "full", "learning_rate": 1e-3, "epochs": 5, "batch_size": 16},
+            "icl": {"one_per_fact": True},
+            "ft": {"method": "full", "learning_rate": 3e-4, "epochs": 5, "batch_size": 16},
             "augment": {**augment, "max_new_tokens": 48},
         }
     return {
