@@ -16,7 +16,7 @@ def test_every_model_reads_one_context_real_models_get_lora_the_organism_full_ft
     organism = quickstart_configs("organism")[1]
     assert real.icl.facts_per_context is None and real.ft.method == "lora"
     assert organism.icl.facts_per_context is None and organism.ft.method == "full"
-    assert organism.ft.learning_rate == 3e-4 and organism.ft.epochs == 5
+    assert organism.ft.learning_rate == 1e-4 and organism.ft.epochs == 10
 
 
 def test_report_shows_the_quickstart_runs_only_and_lists_the_missing_ones(tmp_path, tiny_model_dir):

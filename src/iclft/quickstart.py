@@ -1,8 +1,8 @@
 """The quickstart study: reversals and syllogisms under base, icl, ft and ft_aug.
 
 `ft_aug` fine-tunes on the training documents plus the studied model's own local
-augmentations (docs/study.md, "Augmentation"): one document per fact rewritten by the model, in context, as
-restatements and reversals. Settings follow the model: the organism (the default) reads
+augmentations (docs/study.md, "Augmentation"): documents rewritten by the model, in context,
+as restatements and reversals (the organism: every document; a real model: one per fact). Settings follow the model: the organism (the default) reads
 every fact in one context and is fine-tuned in full; a real model (`--model smollm2-135m`)
 reads the same context and gets LoRA.
 """
@@ -29,17 +29,19 @@ def model_settings(model: str) -> dict:
     """icl / ft / augment settings for `model`.
 
     Every model reads every fact in one context. The organism (1.5 M parameters) is
-    fine-tuned in full at lr 3e-4 for 5 epochs: the budget under which fine-tuning on true
-    reversals (the oracle) learns them and the fine-tuned organism still reads in context
-    (docs/organism.md, "A fair ft_aug study"). A real model gets LoRA for three epochs (with
-    one, SmolLM2 learns only ~70% of the forward facts, docs/augmentation.md).
+    fine-tuned in full at lr 1e-4 for 10 epochs, the budget of docs/organism.md ("A fair
+    ft_aug study"): fine-tuning on true reversals learns them completely, and of such budgets
+    it leaves the fine-tuned organism the most of its in-context reading. Its `ft_aug` gets
+    the exposure the facts get: every training document is augmented and repeats are kept.
+    A real model gets LoRA for three epochs (with one, SmolLM2 learns only ~70% of the
+    forward facts, docs/augmentation.md) and one augmented document per fact.
     """
     augment = {"method": "local", "one_per_fact": True}
     if model == "organism" or (Path(model).expanduser() / "iclft_organism.json").is_file():
         return {
             "icl": {"one_per_fact": True},
-            "ft": {"method": "full", "learning_rate": 3e-4, "epochs": 5, "batch_size": 16},
-            "augment": {**augment, "max_new_tokens": 48},
+            "ft": {"method": "full", "learning_rate": 1e-4, "epochs": 10, "batch_size": 16},
+            "augment": {"method": "local", "one_per_fact": False, "keep_duplicates": True, "max_new_tokens": 48},
         }
     return {
         "icl": {"one_per_fact": True},
