@@ -36,10 +36,7 @@ def format_accuracy_table(metrics_by_condition: dict[str, dict[str, Any]]) -> st
             value = row.get(condition)
             cells.append(accuracy_text(*value) if value else "—")
         lines.append(cells)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
-    out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(out)
+    return markdown_table(lines)
 
 
 def seed_rows(per_seed: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -81,8 +78,13 @@ def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
             mean, se = mean_and_stderr(values)
             cells.append(f"{mean:.2f} ± {se:.2f} [{min(values):.2f}–{max(values):.2f}]")
         lines.append(cells)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    note = f"mean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
+    return markdown_table(lines) + "\n\n" + note
+
+
+def markdown_table(lines: list[list[str]]) -> str:
+    """Rows of cells (the first the header) as an aligned Markdown table."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     out = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    note = f"mean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
-    return "\n".join(out) + "\n\n" + note
+    return "\n".join(out)
