@@ -50,6 +50,8 @@ def test_a_table_over_seeds_gives_the_mean_and_standard_error_of_the_seeds_accur
     # icl: mean 0.95, sample sd 0.05, se 0.05 / sqrt(3) = 0.029; ft: mean 0.4, se 0.058
     assert "0.95 ± 0.03 [0.90–1.00]" in row and "0.40 ± 0.06 [0.30–0.50]" in row
     assert "| 100 " in row and table.endswith("mean ± standard error over 3 seeds [lowest–highest seed]")
+    perfect = format_seed_table([{"ft": metrics(1.0)} for _ in range(3)])
+    assert "1.00 (95% CI 0.99-1.00) [every seed]" in perfect and "± 0.00" not in perfect  # 300 items
 
 
 def test_quickstart_over_two_seeds_runs_each_seeds_own_benchmarks(tmp_path):

@@ -64,7 +64,8 @@ def mean_and_stderr(values: list[float]) -> tuple[float, float]:
 
 def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
     """A Markdown table over seeds: split | n (items per seed) | chance | per condition
-    'mean ± se [min–max]', the mean and standard error of the seeds' accuracies."""
+    'mean ± se [min–max]', the mean and standard error of the seeds' accuracies; where every
+    seed scored 0 or 1, the Wilson interval of all their items instead of '± 0.00'."""
     conditions = list(dict.fromkeys(c for m in per_seed for c in m))
     header = ["split", "n per seed", "chance", *conditions]
     lines = [header]
@@ -76,7 +77,11 @@ def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
                 cells.append("—")
                 continue
             mean, se = mean_and_stderr(values)
-            cells.append(f"{mean:.2f} ± {se:.2f} [{min(values):.2f}–{max(values):.2f}]")
+            if min(values) == max(values) in (0.0, 1.0):  # every seed at a bound: no spread to show
+                pooled = accuracy_text(mean, 0.0, row["n"] * len(values))
+                cells.append(f"{pooled} [every seed]")
+            else:
+                cells.append(f"{mean:.2f} ± {se:.2f} [{min(values):.2f}–{max(values):.2f}]")
         lines.append(cells)
     note = f"mean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
     return markdown_table(lines) + "\n\n" + note
