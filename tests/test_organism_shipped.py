@@ -76,3 +76,23 @@ def test_held_out_dimensions_are_reversed_above_chance(result):
 def test_semantic_splits_are_reported_against_their_chance(result):
     assert result["semantic_chance"] == 0.25
     assert result["semantic_rephrased"] >= result["semantic_chance"] + 0.1
+
+
+def test_fine_tuned_it_answers_the_trained_facts_from_its_weights(tmp_path):
+    """Goal 3: after `ft` on the reversal documents (the quickstart's budget), forward facts
+    are read from the weights; the reversed ones are not (the reversal curse: 0.44 over five
+    seeds)."""
+    from iclft.config import config_from_dict
+    from iclft.experiment import run_experiment
+    from iclft.quickstart import model_settings
+
+    settings = model_settings("organism")
+    config = config_from_dict(
+        {"benchmark": {"name": "reversal", "seed": 4321}, "model": {"name": "organism"}, "condition": "ft",
+         "icl": settings["icl"], "ft": settings["ft"], "seed": 4321},
+        "test",
+    )  # fmt: skip
+    run_dir = run_experiment(config, tmp_path / "runs", progress=False)
+    splits = json.loads((run_dir / "metrics.json").read_text())["splits"]
+    assert splits["forward"]["accuracy"] >= 0.95
+    assert splits["reversal"]["accuracy"] <= 0.65
