@@ -55,6 +55,11 @@ def test_sweep_validates_every_config_up_front():
         sweep_from_dict({"base": BASE, "grid": {"benchmark.name": ["nope"]}}, "s.yaml")
     with pytest.raises(UserError, match="field 'executor.kind'"):
         sweep_from_dict({"base": BASE, "executor": {"kind": "slurm"}}, "s.yaml")
+    # the sweep's own fields read like every config's: no pydantic prefix, a count of the rest
+    with pytest.raises(UserError, match=r"^s.yaml: field 'executor.workers': expected a number .*got 0$"):
+        sweep_from_dict({"base": BASE, "executor": {"workers": 0}}, "s.yaml")
+    with pytest.raises(UserError, match=r"\(and 1 more problems\)$"):
+        sweep_from_dict({"base": BASE, "executor": {"workers": 0, "kind": "slurm"}}, "s.yaml")
     with pytest.raises(UserError, match="'condition.x': not a config field"):
         sweep_from_dict({"base": BASE, "grid": {"condition.x": [1]}}, "s.yaml")
     with pytest.raises(UserError, match="'benchmark' is a config field.*name the axis"):

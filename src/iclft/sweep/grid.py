@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from iclft.config import ExperimentConfig, config_from_dict
+from iclft.config import ExperimentConfig, config_from_dict, validated
 from iclft.errors import UserError
 from iclft.io import read_yaml
 from iclft.overrides import is_field_path, set_dotted
@@ -100,12 +100,7 @@ def sweep_from_dict(data: Any, source: str = "<sweep>", root: Path | None = None
     """Validate a sweep mapping and every config it expands to; nothing runs."""
     if not isinstance(data, dict):
         raise UserError(f"{source}: expected a mapping with base, grid, runs_dir, executor")
-    try:
-        spec = SweepConfig.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise UserError(f"{source}: field '{where}': {err['msg']}") from None
+    spec = validated(SweepConfig, data, source, "sweep fields")
     for axis, values in spec.grid.items():
         if not values:
             raise UserError(f"{source}: grid axis '{axis}' has no values")
