@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from iclft.evaluation.metrics import accuracy_text
+from iclft.evaluation.metrics import accuracy_text, stderr_of_mean
 
 
 def accuracy_rows(metrics_by_condition: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,16 +52,6 @@ def seed_rows(per_seed: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
     return list(rows.values())
 
 
-def mean_and_stderr(values: list[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (sample standard deviation / sqrt(k))."""
-    k = len(values)
-    mean = sum(values) / k
-    if k < 2:
-        return mean, 0.0
-    variance = sum((v - mean) ** 2 for v in values) / (k - 1)
-    return mean, (variance / k) ** 0.5
-
-
 def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
     """A Markdown table over seeds: split | n (items per seed) | chance | per condition
     'mean ± se [min–max]', the mean and standard error of the seeds' accuracies; where every
@@ -76,7 +66,7 @@ def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
             if not values:
                 cells.append("—")
                 continue
-            mean, se = mean_and_stderr(values)
+            mean, se = sum(values) / len(values), stderr_of_mean(values) or 0.0
             if min(values) == max(values) in (0.0, 1.0):  # every seed at a bound: no spread to show
                 pooled = accuracy_text(mean, 0.0, row["n"] * len(values))
                 cells.append(f"{pooled} [every seed]")

@@ -17,6 +17,15 @@ def binomial_stderr(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n)
 
 
+def stderr_of_mean(values) -> float | None:
+    """Standard error of the mean of `values` (sample standard deviation / sqrt(k)); None
+    below two values, which have no spread."""
+    from statistics import stdev
+
+    values = list(values)
+    return stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
+
+
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval (95% for z = 1.96) of a proportion `p` measured on `n` items.
     Unlike p ± z·stderr it has width at p = 0 and p = 1, where the standard error is 0."""

@@ -207,7 +207,7 @@ def evaluate_over_seeds(
     """Each measure of `evaluate_model` (and, with `curve`, of `context_curve`, as
     `curve_<facts>_<split>`) on fresh benchmarks of every seed: {measure: {mean, stderr, values}}.
     `max_length` lets contexts run past the organism's trained length (a diagnostic)."""
-    from iclft.accuracy_table import mean_and_stderr
+    from iclft.evaluation.metrics import stderr_of_mean
     from iclft.models.hf import TransformersModel
 
     lm = TransformersModel(folder, device="cpu")
@@ -224,7 +224,7 @@ def evaluate_over_seeds(
     summary = {}
     for measure in per_seed[0]:
         values = [round(r[measure], 4) for r in per_seed]
-        mean, se = mean_and_stderr(values)
+        mean, se = sum(values) / len(values), stderr_of_mean(values) or 0.0  # one seed: no spread
         summary[measure] = {"mean": round(mean, 4), "stderr": round(se, 4), "values": values}
     return summary
 

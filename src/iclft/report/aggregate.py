@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from statistics import mean, stdev
+from statistics import mean
 from typing import Any
 
 from iclft import conditions
+from iclft.evaluation.metrics import stderr_of_mean
 from iclft.report.collect import Run
 
 SEED_FIELDS = ("name", "seed", "benchmark.seed")
@@ -131,7 +132,7 @@ def summarize(cell: Cell, split: str) -> Row | None:
     if not entries:
         return None
     accs = [e["accuracy"] for e in entries]
-    se_seeds = stdev(accs) / math.sqrt(len(accs)) if len(accs) > 1 else None
+    se_seeds = stderr_of_mean(accs)
     per_type = [_se_types(e) for e in entries]
     se_types = mean(per_type) if all(s is not None for s in per_type) else None
     se_binomial = math.sqrt(sum(e["stderr"] ** 2 for e in entries)) / len(entries)
@@ -157,8 +158,7 @@ def summarize(cell: Cell, split: str) -> Row | None:
 
 
 def _se_types(entry: dict[str, Any]) -> float | None:
-    accs = [t["accuracy"] for t in entry.get("by_inference_type", {}).values()]
-    return stdev(accs) / math.sqrt(len(accs)) if len(accs) > 1 else None
+    return stderr_of_mean(t["accuracy"] for t in entry.get("by_inference_type", {}).values())
 
 
 def benchmark_rows(cells: list[Cell]) -> list[Row]:
