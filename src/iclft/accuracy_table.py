@@ -27,16 +27,11 @@ def accuracy_rows(metrics_by_condition: dict[str, dict[str, Any]]) -> list[dict[
 def format_accuracy_table(metrics_by_condition: dict[str, dict[str, Any]]) -> str:
     """A Markdown table: split | n | chance | one 'acc ± se' column per condition (at 0 or 1, a
     95% Wilson interval instead of '± 0.00')."""
-    conditions = list(metrics_by_condition)
-    header = ["split", "n", "chance", *conditions]
-    lines = [header]
-    for row in accuracy_rows(metrics_by_condition):
-        cells = [row["split"], str(row["n"]), f"{row['chance']:.2f}"]
-        for condition in conditions:
-            value = row.get(condition)
-            cells.append(accuracy_text(*value) if value else "—")
-        lines.append(cells)
-    return markdown_table(lines)
+
+    def cell(row: dict[str, Any], condition: str) -> str:
+        return accuracy_text(*row[condition]) if row.get(condition) else "—"
+
+    return split_table("n", accuracy_rows(metrics_by_condition), list(metrics_by_condition), cell)
 
 
 def seed_rows(per_seed: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -57,24 +52,27 @@ def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
     'mean ± se [min–max]', the mean and standard error of the seeds' accuracies; where every
     seed scored 0 or 1, the Wilson interval of all their items instead of '± 0.00'."""
     conditions = list(dict.fromkeys(c for m in per_seed for c in m))
-    header = ["split", "n per seed", "chance", *conditions]
-    lines = [header]
-    for row in seed_rows(per_seed):
-        cells = [row["split"], str(row["n"]), f"{row['chance']:.2f}"]
-        for condition in conditions:
-            values = row.get(condition)
-            if not values:
-                cells.append("—")
-                continue
-            mean, se = sum(values) / len(values), stderr_of_mean(values) or 0.0
-            if min(values) == max(values) in (0.0, 1.0):  # every seed at a bound: no spread to show
-                pooled = accuracy_text(mean, 0.0, row["n"] * len(values))
-                cells.append(f"{pooled} [every seed]")
-            else:
-                cells.append(f"{mean:.2f} ± {se:.2f} [{min(values):.2f}–{max(values):.2f}]")
-        lines.append(cells)
-    note = f"mean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
-    return markdown_table(lines) + "\n\n" + note
+    table = split_table("n per seed", seed_rows(per_seed), conditions, lambda row, c: _seed_cell(row.get(c), row["n"]))
+    return table + f"\n\nmean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
+
+
+def _seed_cell(values, n: int) -> str:
+    """'mean ± se [min–max]' of the seeds' accuracies; at 0 or 1 on every seed, the Wilson
+    interval of all their `n` items each."""
+    if not values:
+        return "—"
+    mean = sum(values) / len(values)
+    if min(values) == max(values) in (0.0, 1.0):  # every seed at a bound: no spread to show
+        return f"{accuracy_text(mean, 0.0, n * len(values))} [every seed]"
+    return f"{mean:.2f} ± {stderr_of_mean(values) or 0.0:.2f} [{min(values):.2f}–{max(values):.2f}]"
+
+
+def split_table(n_label: str, rows: list[dict[str, Any]], conditions: list[str], cell) -> str:
+    """split | n_label | chance | one column per condition, each `cell(row, condition)`."""
+    lines = [["split", n_label, "chance", *conditions]]
+    for row in rows:
+        lines.append([row["split"], str(row["n"]), f"{row['chance']:.2f}", *(cell(row, c) for c in conditions)])
+    return markdown_table(lines)
 
 
 def markdown_table(lines: list[list[str]]) -> str:
