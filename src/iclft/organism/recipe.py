@@ -147,11 +147,11 @@ def run_recipe(
     out = Path(out)
     recipe_sha = hashlib.sha256(spec_path(path).read_bytes()).hexdigest()[:16]
     folders = [Path(reuse[p.name]) if p.name in reuse else out / p.name for p in phases]
-    for phase, folder in zip(phases, folders):
-        if phase.name in reuse and not finished_result(folder, phase):
+    done = [finished_result(folder, phase) for phase, folder in zip(phases, folders)]
+    for phase, folder, finished in zip(phases, folders, done):
+        if phase.name in reuse and not finished:
             raise UserError(f"--reuse {phase.name}={folder}: not a finished organism of that phase")
     # the phases before the last finished one are not needed again
-    done = [finished_result(folder, phase) for phase, folder in zip(phases, folders)]
     first = max((i for i, d in enumerate(done) if d), default=-1)
     for i, (phase, folder) in enumerate(zip(phases, folders)):
         if i < first:
