@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import torch
 
 from iclft.config import FinetuneConfig
+from iclft.errors import UserError
 from iclft.exposure.finetune import IGNORE, encode_example, finetune, make_batches
 from iclft.models.base import ScoreRequest, TrainExample
 from iclft.models.hf import lora_targets
@@ -105,6 +107,35 @@ def test_finetune_learns_the_facts(lm, tmp_path, method, lr):
     assert not lm.module.training and not any(p.requires_grad for p in lm.module.parameters())
     if method == "lora":  # merged: a plain transformers model again
         assert not any("lora" in name for name, _ in lm.module.named_parameters())
+
+
+def test_train_only_changes_just_the_named_weights(lm, tiny_model_dir):
+    from iclft.models.hf import TransformersModel
+
+    before = {name: p.detach().clone() for name, p in lm.module.named_parameters()}
+    examples = [TrainExample(f"{p} {c}") for p, c in FACTS]
+    cfg = FinetuneConfig(method="full", train_only=["mlp"], learning_rate=3e-3, steps=10, batch_size=2)
+    summary = finetune(lm, examples, cfg, progress=False)
+    changed = {name for name, p in lm.module.named_parameters() if not torch.equal(p, before[name])}
+    mlp = {name for name in before if "mlp" in name}
+    assert changed == mlp and summary["trainable_weights"] == sum(before[n].numel() for n in mlp)
+    assert summary["last_loss"] < summary["first_loss"]
+
+    fresh = TransformersModel(tiny_model_dir, device="cpu", name="tiny")
+    with pytest.raises(UserError, match=r"ft.train_only: 'mpl' is in no weight name \(one is 'model"):
+        finetune(fresh, examples, cfg.model_copy(update={"train_only": ["mpl"]}), progress=False)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"method": "lora", "train_only": ["mlp"]}, "needs ft.method: full"),
+        ({"method": "full", "train_only": []}, "one or more"),
+    ],
+)
+def test_train_only_settings_are_checked(fields, message):
+    with pytest.raises(ValueError, match=message):
+        FinetuneConfig(**fields)
 
 
 def test_loss_is_the_targets_mean_negative_logprob(lm, tmp_path):

@@ -104,6 +104,11 @@ class FinetuneConfig(_Strict):
         "no",
         description="bf16: forward and backward under bfloat16 autocast; weights and optimizer stay in the model dtype",
     )
+    train_only: list[str] | None = Field(
+        None,
+        description="method full: train only the weights whose name contains one of these parts "
+        "(e.g. [mlp] for the MLP blocks); the others stay frozen",
+    )
     # How the same optimizer steps are computed: they change memory and speed, not the result
     # (up to floating-point summation order), so like the number of processes they are not hashed.
     gradient_accumulation: int = Field(
@@ -111,6 +116,15 @@ class FinetuneConfig(_Strict):
     )
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass")
     fsdp: bool = Field(False, description="shard weights, gradients and optimizer states over the processes (FSDP2)")
+
+    @model_validator(mode="after")
+    def _check_train_only(self) -> FinetuneConfig:
+        if self.train_only is not None:
+            if self.method != "full":
+                raise ValueError("ft.train_only needs ft.method: full (a LoRA adapter chooses its own weights)")
+            if not self.train_only or not all(part.strip() for part in self.train_only):
+                raise ValueError("ft.train_only: give one or more non-empty parts of weight names, e.g. [mlp]")
+        return self
 
 
 class GeneratorConfig(_Strict):

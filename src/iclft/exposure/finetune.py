@@ -115,6 +115,22 @@ def lora_spec(cfg: FinetuneConfig) -> LoraSpec | None:
     return LoraSpec(rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
 
 
+def freeze_all_but(module, parts: list[str]) -> int:
+    """Leave trainable only the weights whose name contains one of `parts`; returns how many
+    weights stay trainable. A part that names no weight is an error (a typo would otherwise
+    freeze the whole model, or silently train less than asked)."""
+    names = [name for name, _ in module.named_parameters()]
+    unmatched = [part for part in parts if not any(part in name for name in names)]
+    if unmatched:
+        example = names[len(names) // 2] if names else "none"
+        raise UserError(f"ft.train_only: {', '.join(map(repr, unmatched))} is in no weight name (one is {example!r})")
+    trainable = 0
+    for name, p in module.named_parameters():
+        p.requires_grad_(any(part in name for part in parts))
+        trainable += p.numel() if p.requires_grad else 0
+    return trainable
+
+
 def step_shares(rows: list, processes: int, accumulation: int) -> list[list[list]]:
     """The rows of one optimizer step split into processes × accumulation micro-batches:
     `shares[p][a]` is micro-batch `a` of process `p`. Rows arrive sorted by length, so
@@ -164,8 +180,11 @@ def finetune(
     with torch.random.fork_rng(devices=[device] if cuda else []):
         torch.manual_seed(seed)  # the same on every process: the same LoRA initialisation
         lm.start_training(lora_spec(cfg), cfg.gradient_checkpointing)
+        if cfg.train_only:
+            freeze_all_but(lm.module, cfg.train_only)
         model = _parallel_module(lm, cfg)
         params = [p for p in model.parameters() if p.requires_grad]
+        trainable = sum(p.numel() for p in params)
         opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: lr_factor(s, cfg.warmup_steps, total, decay=cfg.lr_decay)
@@ -229,6 +248,7 @@ def finetune(
         lm.end_training()
     return {
         "method": cfg.method,
+        "trainable_weights": trainable,
         "steps": total,
         "epochs": round(total / n_batches, 3),
         "examples": len(rows),
