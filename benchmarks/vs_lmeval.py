@@ -13,13 +13,15 @@ items. A seeded sample of items (their ids are printed) is scored two ways:
   continuation = the option with iclft's separator. The token ids are
   checked to equal iclft's before anything is timed.
 - iclft's `TransformersModel.score` with the context cached: timed over all items (its context
-  pass included) and over the sample alone.
+  pass included) `--repeats` times, each repetition between two measurements of the matmul
+  peak, and over the sample alone.
 
 Prints seconds per item each way, the ratio, the largest per-option log-likelihood difference,
 and iclft's time as a multiple of the FLOP floor: 2 × linear weights × tokens that must run
 (context once, each question and option token once) + the output head at the scored positions
 + attention over the (query, key) pairs of the tree layout, at this machine's matmul peak
-measured here (`flops.py`). Load averages at start and end: other work on the cores slows all.
+measured here (`flops.py`): per repetition against the better of its own two peaks, and the
+median of the repetitions. Load averages at start and end: other work on the cores slows all.
 
 Goals: iclft ≥ 80× faster per item than lm-eval; largest difference ≤ 1e-4; iclft within
 1.5× the FLOP floor.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import time
 
 import torch
@@ -87,6 +90,11 @@ def attended_pairs(pack: Pack, n_ctx: int, chunk: int) -> int:
     )
 
 
+def peaks_now(lm) -> dict:
+    """This machine's matmul peak in fp32 and bf16 right now (best of 10)."""
+    return {dt: matmul_peak(dt, reps=10, device=str(lm.device)) for dt in (torch.float32, torch.bfloat16)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2-135m")
@@ -96,6 +104,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--harness-batch", type=int, default=1, help="lm-eval batch size")
+    p.add_argument("--repeats", type=int, default=3, help="timed passes over all items, each between peak measurements")
     p.add_argument("--skip-harness", action="store_true", help="only iclft and the FLOP floor")
     p.add_argument("--pack-tokens", type=int, default=None, help="iclft pack size (default: the model's, 1,024)")
     a = p.parse_args()
@@ -115,18 +124,25 @@ def main() -> None:
 
     if a.pack_tokens:
         lm.pack_tokens = a.pack_tokens
-    # the peak is measured before and after the timed work; the better of the two counts
-    peaks_before = {dt: matmul_peak(dt, reps=10, device=str(lm.device)) for dt in (torch.float32, torch.bfloat16)}
+    # Each repetition scores every item between two peak measurements; its multiple of the
+    # floor uses the better of its own two peaks, so a slow stretch of the machine between
+    # repetitions does not count against another one.
     lm.score(requests[:2], context=context)  # warm-up
-    t, cpu = time.perf_counter(), time.process_time()
-    ours = lm.score(requests, context=context)
-    ours_s = (time.perf_counter() - t) / len(requests)
-    ours_cpu = (time.process_time() - cpu) / len(requests)
+    runs = []  # (wall s/item, CPU s/item, {dtype: peak FLOP/s around it})
+    for _ in range(a.repeats):
+        before = peaks_now(lm)
+        t, cpu = time.perf_counter(), time.process_time()
+        ours = lm.score(requests, context=context)
+        wall, cpu = (time.perf_counter() - t) / len(requests), (time.process_time() - cpu) / len(requests)
+        runs.append((wall, cpu, {dt: max(p, peaks_now(lm)[dt]) for dt, p in before.items()}))
+    ours_s = statistics.median(wall for wall, _, _ in runs)
+    ours_cpu = statistics.median(cpu for _, cpu, _ in runs)
     t = time.perf_counter()
     lm.score([requests[i] for i in sample], context=context)
     ours_sample_s = (time.perf_counter() - t) / len(sample)
     print(
-        f"iclft:  {ours_s * 1000:.1f} ms/item over all {len(requests)} items (context pass included; "
+        f"iclft:  {ours_s * 1000:.1f} ms/item over all {len(requests)} items, median of {len(runs)} "
+        f"({', '.join(f'{wall * 1000:.1f}' for wall, _, _ in runs)}; context pass included; "
         f"CPU time {ours_cpu * 1000:.1f} ms/item over all threads)"
     )
     print(f"iclft:  {ours_sample_s * 1000:.1f} ms/item over the sample alone (its own context pass included)")
@@ -156,24 +172,24 @@ def main() -> None:
     work = scoring_work(n_ctx, [(len(e.prefix), [len(o) for o in e.options]) for e in encoded])
     packs = make_packs(encoded, lm.pack_tokens)
     computed_pairs = sum(attended_pairs(pk, n_ctx, CHUNK) for pk in packs) + n_ctx * (n_ctx + 1) // 2
-    peaks = {
-        dt: max(peaks_before[dt], matmul_peak(dt, reps=10, device=str(lm.device)))
-        for dt in (torch.float32, torch.bfloat16)
-    }
-    peak = peaks[lm.dtype]
+    peak = statistics.median(peaks[lm.dtype] for _, _, peaks in runs)
     floor_s = work.flops(shape) / peak / len(requests)
+    multiples = [wall / (work.flops(shape) / peaks[lm.dtype] / len(requests)) for wall, _, peaks in runs]
     att = 4 * shape.n_layers * shape.d_attn * work.pairs / work.flops(shape)
-    print(
-        f"matmul peak (2048x2048, best of 10, before and after): fp32 {peaks[torch.float32] / 1e9:.0f} GFLOP/s, "
-        f"bf16 {peaks[torch.bfloat16] / 1e9:.0f} GFLOP/s"
-    )
+    for dt in (torch.float32, torch.bfloat16):
+        print(
+            f"matmul peak {str(dt).removeprefix('torch.')} (2048x2048, best of 10 before and after each repetition): "
+            + ", ".join(f"{peaks[dt] / 1e9:.0f}" for _, _, peaks in runs)
+            + " GFLOP/s"
+        )
     print(
         f"floor: {work.tokens} tokens x 2 x {linear_params(shape) / 1e6:.1f}M linear weights + head at "
         f"{work.head_positions} positions + attention over {work.pairs / 1e6:.1f}M pairs ({att:.0%} of FLOPs) "
         f"= {work.flops(shape) / 1e12:.2f} TFLOP = {floor_s * 1000:.1f} ms/item at {peak / 1e9:.0f} GFLOP/s"
     )
     print(
-        f"iclft: {ours_s / floor_s:.2f}x the floor   (its attention computes {computed_pairs / 1e6:.1f}M pairs: "
+        f"iclft: {statistics.median(multiples):.2f}x the floor, median of {len(multiples)} repetitions "
+        f"({', '.join(f'{m:.2f}' for m in multiples)})   (its attention computes {computed_pairs / 1e6:.1f}M pairs: "
         f"chunks of {CHUNK} rows, "
         f"{len(packs)} packs of <= {lm.pack_tokens} tokens)"
     )

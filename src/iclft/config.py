@@ -104,6 +104,12 @@ class FinetuneConfig(_Strict):
         "no",
         description="bf16: forward and backward under bfloat16 autocast; weights and optimizer stay in the model dtype",
     )
+    rehearsal: str | None = Field(
+        None,
+        description='JSON lines of {"text": ...} documents mixed into the training data against forgetting '
+        "(e.g. the organism's curriculum: iclft organism curriculum --out FILE); hashed by content",
+    )
+    rehearsal_ratio: float = Field(1.0, gt=0, description="rehearsal documents per training example")
     train_only: list[str] | None = Field(
         None,
         description="method full: train only the weights whose name contains one of these parts "
@@ -118,7 +124,9 @@ class FinetuneConfig(_Strict):
     fsdp: bool = Field(False, description="shard weights, gradients and optimizer states over the processes (FSDP2)")
 
     @model_validator(mode="after")
-    def _check_train_only(self) -> FinetuneConfig:
+    def _check_combinations(self) -> FinetuneConfig:
+        if self.rehearsal is None and self.rehearsal_ratio != 1.0:
+            raise ValueError("ft.rehearsal_ratio is given but ft.rehearsal (the documents' file) is not")
         if self.train_only is not None:
             if self.method != "full":
                 raise ValueError("ft.train_only needs ft.method: full (a LoRA adapter chooses its own weights)")
@@ -233,6 +241,8 @@ class ExperimentConfig(_Strict):
         data["hash_schema"] = HASH_SCHEMA
         if self.benchmark.path is not None:
             data["benchmark"]["sha256"] = benchmark_folder_sha256(self.benchmark.path)
+        if self.ft.rehearsal is not None:
+            data["ft"]["rehearsal_sha256"] = file_sha256(self.ft.rehearsal, "ft.rehearsal")
         return data
 
     def content_hash(self) -> str:
@@ -283,6 +293,21 @@ def benchmark_folder_sha256(path: str | Path) -> str:
     folder = Path(path).expanduser().resolve()
     stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.jsonl")))
     return _folder_sha256(str(folder), stamp)
+
+
+def file_sha256(path: str | Path, what: str = "file") -> str:
+    """sha256 of a file's bytes; cached while its size and time are unchanged."""
+    file = Path(path).expanduser().resolve()
+    try:
+        stat = file.stat()
+    except OSError as e:
+        raise UserError(f"{what}: cannot read {path} ({e.strerror})") from None
+    return _file_sha256(str(file), (stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256(file: str, stamp: tuple) -> str:
+    return hashlib.sha256(Path(file).read_bytes()).hexdigest()
 
 
 @functools.lru_cache(maxsize=256)

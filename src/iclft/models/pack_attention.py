@@ -26,6 +26,19 @@ import torch
 NAME = "iclft_packed"
 CHUNK = 256  # query rows per chunk: large enough for efficient matmuls, small enough to skip most masked work
 MERGE_ON_CPU = True  # the merged form where it applies (the tests turn it off to check the other)
+# what a pack's mask says, read once per forward call and shared by its layers; emptied when
+# `packed_attention_for` exits
+_layouts: dict[tuple, tuple[torch.Tensor, bool]] = {}
+
+
+def _layout(attention_mask: torch.Tensor, n_ctx: int) -> tuple[torch.Tensor, bool]:
+    """(the first pack column each row sees, whether every row sees the whole context)."""
+    key = (attention_mask.data_ptr(), tuple(attention_mask.shape), n_ctx)
+    if key not in _layouts:
+        visible = attention_mask[0, 0, :, n_ctx:] == 0  # [pack, pack]: may row i see pack column j
+        first = visible.int().argmax(dim=1)  # every row sees itself, so this is its first visible column
+        _layouts[key] = (first, n_ctx > 0 and bool((attention_mask[0, 0, :, :n_ctx] == 0).all()))
+    return _layouts[key]
 
 
 def packed_attention(module, query, key, value, attention_mask, **kwargs):
@@ -35,9 +48,8 @@ def packed_attention(module, query, key, value, attention_mask, **kwargs):
     n_ctx = key.shape[2] - q_len
     if attention_mask is None or attention_mask.dim() != 4 or q_len <= CHUNK or n_ctx < 0:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    visible = attention_mask[0, 0, :, n_ctx:] == 0  # [pack, pack]: may row i see pack column j
-    first = visible.int().argmax(dim=1)  # every row sees itself, so this is its first visible column
-    if MERGE_ON_CPU and query.device.type == "cpu" and n_ctx > 0 and bool((attention_mask[0, 0, :, :n_ctx] == 0).all()):
+    first, context_open = _layout(attention_mask, n_ctx)
+    if MERGE_ON_CPU and query.device.type == "cpu" and context_open:
         return _merged(module, query, key, value, attention_mask, first, kwargs.get("scaling"))
     outputs = []
     for start in range(0, q_len, CHUNK):
@@ -103,3 +115,4 @@ def packed_attention_for(module):
         yield
     finally:
         config._attn_implementation = "sdpa"
+        _layouts.clear()
