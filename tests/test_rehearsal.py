@@ -7,8 +7,8 @@ import pytest
 from iclft.benchmarks import make_benchmark
 from iclft.config import config_from_dict
 from iclft.errors import UserError
-from iclft.exposure.data import training_examples
 from iclft.experiment import checkpoint_key
+from iclft.exposure.data import training_examples
 
 
 def write_docs(path, texts):
