@@ -54,7 +54,10 @@ def cmd_run(args) -> None:
 
             check_parallel(config.ft, args.processes)
         sys.exit(launch_processes(args))
-    run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)
+    try:
+        run_dir = run_experiment(config, args.runs_dir, progress=not args.quiet)
+    finally:
+        distributed.shut_down()  # this process exits next
     if not distributed.is_main():
         return
     metrics = json.loads((run_dir / "metrics.json").read_text())

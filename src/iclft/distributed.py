@@ -72,6 +72,16 @@ def _messages():
     return _state["messages"]
 
 
+def shut_down() -> None:
+    """Close this process's groups just before it exits (`iclft run`): groups left to the
+    interpreter's exit can abort it (gloo's threads destroyed while still joinable)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    _state.clear()
+
+
 def send_work(work: Any) -> None:
     """Main process: hand `work` (any picklable value; None means "done") to the others."""
     if is_distributed():
