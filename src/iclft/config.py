@@ -296,18 +296,14 @@ def benchmark_folder_sha256(path: str | Path) -> str:
 
 
 def file_sha256(path: str | Path, what: str = "file") -> str:
-    """sha256 of a file's bytes; cached while its size and time are unchanged."""
-    file = Path(path).expanduser().resolve()
+    """sha256 of a file's bytes (`iclft.provenance.file_sha256`, cached while its size and
+    time are unchanged); an unreadable file is a one-line error naming `what`."""
+    from iclft.provenance import file_sha256 as cached_sha256
+
     try:
-        stat = file.stat()
+        return cached_sha256(Path(path).expanduser())
     except OSError as e:
         raise UserError(f"{what}: cannot read {path} ({e.strerror})") from None
-    return _file_sha256(str(file), (stat.st_mtime_ns, stat.st_size))
-
-
-@functools.lru_cache(maxsize=256)
-def _file_sha256(file: str, stamp: tuple) -> str:
-    return hashlib.sha256(Path(file).read_bytes()).hexdigest()
 
 
 @functools.lru_cache(maxsize=256)
