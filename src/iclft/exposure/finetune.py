@@ -115,20 +115,17 @@ def lora_spec(cfg: FinetuneConfig) -> LoraSpec | None:
     return LoraSpec(rank=cfg.lora_rank, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
 
 
-def freeze_all_but(module, parts: list[str]) -> int:
-    """Leave trainable only the weights whose name contains one of `parts`; returns how many
-    weights stay trainable. A part that names no weight is an error (a typo would otherwise
-    freeze the whole model, or silently train less than asked)."""
+def freeze_all_but(module, parts: list[str]) -> None:
+    """Leave trainable only the weights whose name contains one of `parts`. A part that names
+    no weight is an error (a typo would otherwise freeze the whole model, or silently train
+    less than asked)."""
     names = [name for name, _ in module.named_parameters()]
     unmatched = [part for part in parts if not any(part in name for name in names)]
     if unmatched:
         example = names[len(names) // 2] if names else "none"
         raise UserError(f"ft.train_only: {', '.join(map(repr, unmatched))} is in no weight name (one is {example!r})")
-    trainable = 0
     for name, p in module.named_parameters():
         p.requires_grad_(any(part in name for part in parts))
-        trainable += p.numel() if p.requires_grad else 0
-    return trainable
 
 
 def step_shares(rows: list, processes: int, accumulation: int) -> list[list[list]]:
