@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from iclft.benchmarks.lexicon import nonsense_words, pool_of
 from iclft.organism.curriculum import Curriculum, CurriculumParams, curriculum_hash, render
 from iclft.organism.evaluate import evaluate_model
@@ -51,7 +53,7 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     assert manifest["curve"][-1]["step"] == 20
     lm = TransformersModel(folder, device="cpu")
     result = evaluate_model(
-        lm, n_facts=8, facts_per_context=4, n_syllogisms=4, syllogisms_per_context=2, semantic_per_split=3
+        lm, n_facts=8, facts_per_context=4, n_syllogisms=12, syllogisms_per_context=2, semantic_per_split=3
     )
     base = score_items(lm, make_reversal(seed=1000, n_facts=8, docs_per_fact=1).items, "", progress=False)
     for split in ("forward", "reversal"):  # the base accuracies are those of the 8 items of each split
@@ -61,6 +63,11 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
         )
     assert {f"semantic_{s}" for s in ("rephrased", "reversal", "syllogism", "holdout")} <= set(result)
     assert result["semantic_chance"] == 0.25
+    # 12 syllogisms are two rounds of the 6 valid forms: 4 items (EA-1, AE-2) whose every valid
+    # conclusion is "No ...", 8 where a "Some ..." conclusion is valid
+    assert result["syllogism_some_heuristic"] == 8 / 12
+    no, other = result["icl_syllogism_no_forms"], result["icl_syllogism_other_forms"]
+    assert abs((4 * no + 8 * other) / 12 - result["icl_syllogism"]) < 1e-9
 
 
 def test_semantic_contexts_hold_the_needed_facts_and_name_every_wrong_option():
@@ -169,6 +176,21 @@ def test_syllogism_documents_take_their_size_and_ask_each_conclusion_once():
         assert pieces[0].text.count("The relationships between") == 20
         prompts = [p.text for p in pieces if p.role == "prompt"]
         assert len(prompts) == len(set(prompts))
+
+
+def test_no_form_share_sets_how_many_premise_pairs_have_a_no_premise():
+    def pairs_with_no(share):
+        cur = Curriculum(CurriculumParams(n_words=600, syllogisms_per_doc=(10, 10), no_form_share=share))
+        paragraphs = [par for i in range(20) for par in cur.doc(i, "syllogism")[0].text.split("\n\n")[1:-1]]
+        assert len(paragraphs) == 200
+        return sum(" No " in par for par in paragraphs) / len(paragraphs)
+
+    assert pairs_with_no(1.0) == 1.0
+    assert pairs_with_no(0.0) == 0.0
+    assert 0.4 < pairs_with_no(0.5) < 0.6
+    assert 0.2 < pairs_with_no(None) < 0.47  # two of the six valid forms
+    with pytest.raises(ValueError, match="no_form_share"):
+        CurriculumParams(no_form_share=1.5)
 
 
 def test_unpadded_batches_give_the_padded_loss_and_gradients():

@@ -62,11 +62,13 @@ def test_reading_holds_up_as_the_context_grows(lm):
         assert row["forward"] >= 0.9 and row["reversal"] >= 0.85
 
 
-def test_it_draws_syllogistic_conclusions_from_every_premise_pair_at_once(result):
+def test_syllogisms_with_every_premise_pair_at_once(result):
     # the goal is 0.80, and 0.3 above the no-context prior: not met (measured 0.68 and +0.28
-    # over five seeds); this guards what was reached
+    # over five seeds). What it reaches is the "Some" heuristic: right on the forms with a valid
+    # "Some ..." conclusion, wrong on the "No" forms (docs/organism.md). This guards what was reached.
     assert result["icl_syllogism"] >= 0.60
-    assert result["icl_syllogism"] >= result["base_syllogism"] + 0.15  # it reads the premises
+    assert result["icl_syllogism_other_forms"] >= 0.9
+    assert result["icl_syllogism"] >= result["base_syllogism"] + 0.15
 
 
 def test_held_out_dimensions_are_reversed_above_chance(result):

@@ -82,6 +82,9 @@ class CurriculumParams:
     category_chains: tuple[int, int] = (1, 1)  # unrelated category chains per `category` document
     syllogisms_per_doc: tuple[int, int] = (1, 4)  # premise pairs per `syllogism` document
     unique_conclusions: bool = False  # each conclusion asked at most once per `syllogism` document
+    # share of premise pairs of a form with a "No" premise (whose valid conclusions are all
+    # "No ..."); None: every valid form equally often (a third of them)
+    no_form_share: float | None = None
     world_facts: int = 40  # facts per `world` block
     world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
@@ -91,8 +94,8 @@ class CurriculumParams:
     def __post_init__(self):
         if self.n_words < 1:
             raise ValueError(f"n_words must be at least 1, got {self.n_words}")
-        for name in ("reversal_share", "same_dimension_share", "lead_in_share"):
-            if not 0 <= getattr(self, name) <= 1:
+        for name in ("reversal_share", "same_dimension_share", "lead_in_share", "no_form_share"):
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.world_facts < 1 or self.world_docs < 1:
             raise ValueError(
@@ -253,6 +256,13 @@ class Curriculum:
         prompt = _local_template().replace("{text}", statement)
         return [Piece(prompt, "fact"), Piece("\n".join(lines) + "\n\n" + BOS, "answer")]
 
+    def _syllogism_form(self, rng: random.Random, forms: list) -> tuple:
+        share = self.params.no_form_share
+        if share is None:
+            return rng.choice(forms)
+        with_no = [f for f in forms if any(q == "no" for q, _, _ in f[1])]
+        return rng.choice(with_no if rng.random() < share else [f for f in forms if f not in with_no])
+
     def _category(self, rng: random.Random) -> list[Piece]:
         """Chains of categories (child, parent, grandparent) with properties, in the semantic
         benchmark's training phrasings; then own, inherited and reversed property queries.
@@ -336,7 +346,7 @@ class Curriculum:
         forms = list(valid_forms().items())
         examples, texts = [], []
         for _ in range(n):
-            name, premises = rng.choice(forms)
+            name, premises = self._syllogism_form(rng, forms)
             roles = dict(zip("SMP", self._nouns(rng, 3)))
             stated = [(q, roles[s], roles[p]) for q, s, p in premises]
             rng.shuffle(stated)

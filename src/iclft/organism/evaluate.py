@@ -7,7 +7,9 @@ item is scored after the `icl_context` of its own group of facts, by `score_item
 as the `icl` condition scores (likelihood of each option, summed log-probs).
 
 Reported accuracies: `base_*` (no context: should be at chance), `icl_forward`,
-`icl_reversal`, `base_syllogism`, `icl_syllogism`, `pretrain_pool_*` (the same items with
+`icl_reversal`, `base_syllogism`, `icl_syllogism` (and `icl_syllogism_no_forms`, on the
+items whose every valid conclusion is "No ...", `icl_syllogism_other_forms` on the rest, and
+`syllogism_some_heuristic`, what always answering "Some ..." would score), `pretrain_pool_*` (the same items with
 pretrain-pool words, a diagnostic), `probe_*` (`curriculum_probe`: the training format
 itself), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
 whose dimension the curriculum never writes; `semantic_<split>` (`semantic_items`): the
@@ -78,6 +80,11 @@ def _with_held_out_lead_ins(bench: Benchmark) -> Benchmark:
 
 def _accuracy(records: list[dict]) -> float:
     return sum(r["pred"]["sum"] in r["answers"] for r in records) / max(1, len(records))
+
+
+def _only_no(record: dict) -> bool:
+    """Whether every valid conclusion of a syllogism item is a "No ..." statement."""
+    return all(record["options"][a].startswith("No ") for a in record["answers"])
 
 
 def _grouped(bench: Benchmark, per_context: int, seed: int) -> list[tuple[str, list[TestItem]]]:
@@ -181,6 +188,14 @@ def evaluate_model(
         "base_syllogism": _accuracy(syl_base),
         "icl_syllogism": _accuracy(syl_records),
         "syllogism_chance": sum(it.chance for it in syl.items) / len(syl.items),
+        # a reader that always answers "Some ..." is right on every form with a valid "Some"
+        # conclusion; only the "No" forms (every valid conclusion "No ...") test the reading
+        "syllogism_some_heuristic": sum(
+            any(r["options"][a].startswith("Some ") for a in r["answers"]) for r in syl_records
+        )
+        / max(1, len(syl_records)),
+        "icl_syllogism_no_forms": _accuracy([r for r in syl_records if _only_no(r)]),
+        "icl_syllogism_other_forms": _accuracy([r for r in syl_records if not _only_no(r)]),
         "heldout_dim_forward": _accuracy(pick(icl, "forward", held=True)),
         "heldout_dim_reversal": _accuracy(pick(icl, "reversal", held=True)),
         "heldout_template_forward": _accuracy(pick(held, "forward", held=False)),
