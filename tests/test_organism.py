@@ -68,6 +68,7 @@ def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     assert result["syllogism_some_heuristic"] == 8 / 12
     no, other = result["icl_syllogism_no_forms"], result["icl_syllogism_other_forms"]
     assert abs((4 * no + 8 * other) / 12 - result["icl_syllogism"]) < 1e-9
+    assert abs(result["icl_syllogism_binding"] - (no + other - 1)) < 1e-9
 
 
 def test_semantic_contexts_hold_the_needed_facts_and_name_every_wrong_option():

@@ -9,8 +9,9 @@ as the `icl` condition scores (likelihood of each option, summed log-probs).
 Reported accuracies: `base_*` (no context: should be at chance), `icl_forward`,
 `icl_reversal`, `base_syllogism`, `icl_syllogism` (and `icl_syllogism_no_forms`, on the
 items whose every valid conclusion is "No ...", `icl_syllogism_other_forms` on the rest, and
-`syllogism_some_heuristic`, what always answering "Some ..." would score), `pretrain_pool_*` (the same items with
-pretrain-pool words, a diagnostic), `probe_*` (`curriculum_probe`: the training format
+`syllogism_some_heuristic`, what always answering "Some ..." would score, and
+`icl_syllogism_binding`, the two form accuracies' sum minus 1), `pretrain_pool_*` (the same
+items with pretrain-pool words, a diagnostic), `probe_*` (`curriculum_probe`: the training format
 itself), and `heldout_dim_forward` / `heldout_dim_reversal` on facts
 whose dimension the curriculum never writes; `semantic_<split>` (`semantic_items`): the
 semantic-structure benchmark's splits, each item after a short context of the facts it needs
@@ -180,6 +181,8 @@ def evaluate_model(
             if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)
         ]
 
+    no_forms = _accuracy([r for r in syl_records if _only_no(r)])
+    other_forms = _accuracy([r for r in syl_records if not _only_no(r)])
     return {
         "base_forward": _accuracy(pick(base, "forward")),
         "base_reversal": _accuracy(pick(base, "reversal")),
@@ -194,8 +197,11 @@ def evaluate_model(
             any(r["options"][a].startswith("Some ") for a in r["answers"]) for r in syl_records
         )
         / max(1, len(syl_records)),
-        "icl_syllogism_no_forms": _accuracy([r for r in syl_records if _only_no(r)]),
-        "icl_syllogism_other_forms": _accuracy([r for r in syl_records if not _only_no(r)]),
+        "icl_syllogism_no_forms": no_forms,
+        "icl_syllogism_other_forms": other_forms,
+        # a fixed lean between "No" and "Some" scores 0 here whatever the lean; reading the
+        # right premise pair for every item scores 1
+        "icl_syllogism_binding": no_forms + other_forms - 1,
         "heldout_dim_forward": _accuracy(pick(icl, "forward", held=True)),
         "heldout_dim_reversal": _accuracy(pick(icl, "reversal", held=True)),
         "heldout_template_forward": _accuracy(pick(held, "forward", held=False)),
