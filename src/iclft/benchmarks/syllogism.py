@@ -98,6 +98,11 @@ def valid_forms() -> dict[str, tuple[Statement, Statement]]:
     return dict(sorted(forms.items()))
 
 
+def no_forms() -> set[str]:
+    """The valid forms with a "No" premise: every valid conclusion of theirs is "No ..."."""
+    return {name for name, premises in valid_forms().items() if any(q == "no" for q, _, _ in premises)}
+
+
 def make_syllogism(seed: int = 0, n_train: int = 69, **unknown: Any) -> Benchmark:
     """n_train examples: one premise document and one 6-option test item (split `syllogism`) each."""
     if unknown:

@@ -40,7 +40,7 @@ from iclft.benchmarks.lexicon import nonsense_words, plural, pool_of
 from iclft.benchmarks.reversal import DIMENSIONS, TEST_LEAD_INS, TRAIN_LEAD_INS
 from iclft.benchmarks.semantic_items import DEDUCED, REPHRASED, REVERSED
 from iclft.benchmarks.semantic_text import TRAIN_PHRASINGS, article, capitalize
-from iclft.benchmarks.syllogism import candidates, is_valid, valid_forms
+from iclft.benchmarks.syllogism import candidates, is_valid, no_forms, valid_forms
 from iclft.models.tiny import BOS  # also the end-of-text token
 
 INSTRUCTION = (
@@ -260,8 +260,8 @@ class Curriculum:
         share = self.params.no_form_share
         if share is None:
             return rng.choice(forms)
-        with_no = [f for f in forms if any(q == "no" for q, _, _ in f[1])]
-        return rng.choice(with_no if rng.random() < share else [f for f in forms if f not in with_no])
+        with_no = rng.random() < share
+        return rng.choice([f for f in forms if (f[0] in no_forms()) == with_no])
 
     def _category(self, rng: random.Random) -> list[Piece]:
         """Chains of categories (child, parent, grandparent) with properties, in the semantic

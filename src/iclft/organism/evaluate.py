@@ -28,7 +28,7 @@ from iclft.benchmarks.lexicon import pool_of
 from iclft.benchmarks.reversal import make_reversal
 from iclft.benchmarks.schema import Benchmark, Document, TestItem
 from iclft.benchmarks.semantic import SPLITS, make_semantic
-from iclft.benchmarks.syllogism import make_syllogism
+from iclft.benchmarks.syllogism import make_syllogism, no_forms
 from iclft.config import IclConfig
 from iclft.evaluation.scoring import score_items
 from iclft.exposure.icl import fact_groups, icl_context
@@ -81,11 +81,6 @@ def _with_held_out_lead_ins(bench: Benchmark) -> Benchmark:
 
 def _accuracy(records: list[dict]) -> float:
     return sum(r["pred"]["sum"] in r["answers"] for r in records) / max(1, len(records))
-
-
-def _only_no(record: dict) -> bool:
-    """Whether every valid conclusion of a syllogism item is a "No ..." statement."""
-    return all(record["options"][a].startswith("No ") for a in record["answers"])
 
 
 def _grouped(bench: Benchmark, per_context: int, seed: int) -> list[tuple[str, list[TestItem]]]:
@@ -181,8 +176,9 @@ def evaluate_model(
             if r["split"] == split and (held is None or (dims[r["fact_ids"][0]] in HELD_OUT_DIMENSIONS) == held)
         ]
 
-    no_forms = _accuracy([r for r in syl_records if _only_no(r)])
-    other_forms = _accuracy([r for r in syl_records if not _only_no(r)])
+    with_no = no_forms()  # an item's inference type is its form
+    no_form_accuracy = _accuracy([r for r in syl_records if r["inference_type"] in with_no])
+    other_form_accuracy = _accuracy([r for r in syl_records if r["inference_type"] not in with_no])
     return {
         "base_forward": _accuracy(pick(base, "forward")),
         "base_reversal": _accuracy(pick(base, "reversal")),
@@ -197,11 +193,11 @@ def evaluate_model(
             any(r["options"][a].startswith("Some ") for a in r["answers"]) for r in syl_records
         )
         / max(1, len(syl_records)),
-        "icl_syllogism_no_forms": no_forms,
-        "icl_syllogism_other_forms": other_forms,
+        "icl_syllogism_no_forms": no_form_accuracy,
+        "icl_syllogism_other_forms": other_form_accuracy,
         # a fixed lean between "No" and "Some" scores 0 here whatever the lean; reading the
         # right premise pair for every item scores 1
-        "icl_syllogism_binding": no_forms + other_forms - 1,
+        "icl_syllogism_binding": no_form_accuracy + other_form_accuracy - 1,
         "heldout_dim_forward": _accuracy(pick(icl, "forward", held=True)),
         "heldout_dim_reversal": _accuracy(pick(icl, "reversal", held=True)),
         "heldout_template_forward": _accuracy(pick(held, "forward", held=False)),
