@@ -1,6 +1,7 @@
 """The model organism: curriculum determinism, word pools, a tiny training run that loads."""
 
 import json
+import re
 
 import pytest
 
@@ -192,6 +193,25 @@ def test_no_form_share_sets_how_many_premise_pairs_have_a_no_premise():
     assert 0.2 < pairs_with_no(None) < 0.47  # two of the six valid forms
     with pytest.raises(ValueError, match="no_form_share"):
         CurriculumParams(no_form_share=1.5)
+
+
+def test_premise_share_asks_for_stated_premises_and_leaves_the_default_stream_alone():
+    def queries(share):
+        cur = Curriculum(CurriculumParams(n_words=600, syllogisms_per_doc=(4, 4), premise_share=share))
+        out = []
+        for i in range(30):
+            pieces = cur.doc(i, "syllogism")
+            stated = set(re.findall(r"(?:All|Some|No) \w+ are \w+\.", pieces[0].text))
+            out += [(p.text.strip(), a.text.strip() in stated) for p, a in zip(pieces[1::2], pieces[2::2])]
+        return out
+
+    everything = queries(1.0)
+    assert everything and all(is_premise for _, is_premise in everything)
+    assert len({q for q, _ in everything}) == len(everything)  # each premise asked at most once
+    mixed = sum(is_premise for _, is_premise in queries(0.5)) / len(queries(0.5))
+    assert 0.3 < mixed < 0.8
+    with pytest.raises(ValueError, match="premise_share"):
+        CurriculumParams(premise_share=-0.1)
 
 
 def test_unpadded_batches_give_the_padded_loss_and_gradients():

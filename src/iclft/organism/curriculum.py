@@ -14,7 +14,8 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
 - `compare`: comparison facts (one dimension per document in a `same_dimension_share` of
   documents, mixed dimensions otherwise), then forward and
   reversed queries (the reversed one uses the converse comparative);
-- `syllogism`: premise pairs in the benchmark's format, then valid conclusions;
+- `syllogism`: premise pairs in the benchmark's format, then valid conclusions (a
+  `premise_share` of the questions ask a stated premise back instead);
 - `facts`: comparison facts only, no queries (plain documents);
 - `world`: facts read from the weights. The documents of each block of `world_docs`
   consecutive indices share a world of `world_facts` comparison facts: half the block's
@@ -85,6 +86,9 @@ class CurriculumParams:
     # share of premise pairs of a form with a "No" premise (whose valid conclusions are all
     # "No ..."); None: every valid form equally often (a third of them)
     no_form_share: float | None = None
+    # share of `syllogism` queries that ask for a stated premise (its two terms, answered with
+    # the premise itself) instead of a conclusion: practice finding a pair's quantifier
+    premise_share: float = 0.0
     world_facts: int = 40  # facts per `world` block
     world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
@@ -94,7 +98,7 @@ class CurriculumParams:
     def __post_init__(self):
         if self.n_words < 1:
             raise ValueError(f"n_words must be at least 1, got {self.n_words}")
-        for name in ("reversal_share", "same_dimension_share", "lead_in_share", "no_form_share"):
+        for name in ("reversal_share", "same_dimension_share", "lead_in_share", "no_form_share", "premise_share"):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.world_facts < 1 or self.world_docs < 1:
@@ -361,6 +365,14 @@ class Curriculum:
         for _ in range(rng.randint(1, min(2 * n, max(8, self.params.queries_per_doc[1])))):
             k = rng.randrange(len(examples))
             premises, roles = examples[k]
+            if self.params.premise_share and rng.random() < self.params.premise_share:
+                q, s, p = rng.choice(premises)
+                if (k, s, p) not in asked:
+                    asked.add((k, s, p))
+                    pieces += self._query(
+                        f"The relationships between {roles[s]} and {roles[p]} are:", _statement((q, roles[s], roles[p]))
+                    )
+                continue
             first, second = rng.sample(["S", "P"], 2)
             if self.params.unique_conclusions and (k, first) in asked:
                 continue
