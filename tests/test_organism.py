@@ -214,6 +214,19 @@ def test_premise_share_asks_for_stated_premises_and_leaves_the_default_stream_al
         CurriculumParams(premise_share=-0.1)
 
 
+def test_category_reversal_share_sets_how_many_category_questions_are_reversed():
+    def reversed_share(share):
+        cur = Curriculum(CurriculumParams(n_words=600, category_reversal_share=share))
+        prompts = [p.text for i in range(40) for p in cur.doc(i, "category") if p.role == "prompt"]
+        return sum(p.startswith(("Things that", "Examples of things")) for p in prompts) / len(prompts)
+
+    assert reversed_share(1.0) == 1.0
+    assert reversed_share(0.0) == 0.0
+    assert 0.1 < reversed_share(0.25) < 0.4
+    with pytest.raises(ValueError, match="category_reversal_share"):
+        CurriculumParams(category_reversal_share=2.0)
+
+
 def test_unpadded_batches_give_the_padded_loss_and_gradients():
     import torch
 

@@ -81,6 +81,9 @@ class CurriculumParams:
     same_dimension_share: float = 1.0  # share of comparison documents with one dimension only
     lead_in_share: float = 1.0  # below 1, some nouns start a sentence: a different first token
     category_chains: tuple[int, int] = (1, 1)  # unrelated category chains per `category` document
+    # share of `category` questions that are reversed ("Things that can digag include" -> the
+    # category); 0.15 more ask a parent category, the rest a property
+    category_reversal_share: float = 0.25
     syllogisms_per_doc: tuple[int, int] = (1, 4)  # premise pairs per `syllogism` document
     unique_conclusions: bool = False  # each conclusion asked at most once per `syllogism` document
     # share of premise pairs of a form with a "No" premise (whose valid conclusions are all
@@ -98,7 +101,14 @@ class CurriculumParams:
     def __post_init__(self):
         if self.n_words < 1:
             raise ValueError(f"n_words must be at least 1, got {self.n_words}")
-        for name in ("reversal_share", "same_dimension_share", "lead_in_share", "no_form_share", "premise_share"):
+        for name in (
+            "reversal_share",
+            "same_dimension_share",
+            "lead_in_share",
+            "no_form_share",
+            "premise_share",
+            "category_reversal_share",
+        ):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.world_facts < 1 or self.world_docs < 1:
@@ -321,11 +331,12 @@ class Curriculum:
         j = rng.randrange(i, depth)  # the category whose property the child has (itself or an ancestor)
         kind, word = own[cats[j]]
         choice = rng.random()
-        if choice < 0.25:
+        reversed_share = self.params.category_reversal_share
+        if choice < reversed_share:
             prefix, form = rng.choice(REVERSED[kind])
             text = prefix.format(**self._slots(cats[j], None, word))
             return self._query(text, (self.singular[cats[j]] if form == "singular" else cats[j]) + ".")
-        if choice < 0.4:
+        if choice < reversed_share + 0.15:
             prefix, form = rng.choice(REPHRASED["isa"] + DEDUCED["isa"])
             parent = cats[rng.randrange(i + 1, depth)]
             return self._query(
