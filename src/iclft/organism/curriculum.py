@@ -274,8 +274,8 @@ class Curriculum:
         share = self.params.no_form_share
         if share is None:
             return rng.choice(forms)
-        with_no = rng.random() < share
-        return rng.choice([f for f in forms if (f[0] in no_forms()) == with_no])
+        with_no, named = rng.random() < share, no_forms()
+        return rng.choice([f for f in forms if (f[0] in named) == with_no])
 
     def _category(self, rng: random.Random) -> list[Piece]:
         """Chains of categories (child, parent, grandparent) with properties, in the semantic
@@ -380,9 +380,7 @@ class Curriculum:
                 q, s, p = rng.choice(premises)
                 if (k, s, p) not in asked:
                     asked.add((k, s, p))
-                    pieces += self._query(
-                        f"The relationships between {roles[s]} and {roles[p]} are:", _statement((q, roles[s], roles[p]))
-                    )
+                    pieces += self._query(_relation_prompt(roles[s], roles[p]), _statement((q, roles[s], roles[p])))
                 continue
             first, second = rng.sample(["S", "P"], 2)
             if self.params.unique_conclusions and (k, first) in asked:
@@ -391,7 +389,7 @@ class Curriculum:
             valid = [c for c in candidates(first, second) if is_valid(premises, c)]
             q, s, p = rng.choice(valid)
             pieces += self._query(
-                f"The relationships between {roles[first]} and {roles[second]} are:",
+                _relation_prompt(roles[first], roles[second]),
                 _statement((q, roles[s], roles[p])),
             )
         return pieces
@@ -401,6 +399,11 @@ def _local_template() -> str:
     from iclft.exposure.augment.templates import load_template
 
     return load_template("local")
+
+
+def _relation_prompt(a: str, b: str) -> str:
+    """The syllogism benchmark's question about two terms, answered by a statement."""
+    return f"The relationships between {a} and {b} are:"
 
 
 def _statement(statement: tuple[str, str, str]) -> str:
