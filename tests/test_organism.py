@@ -102,6 +102,19 @@ def test_augment_lead_ins_keep_nouns_mid_sentence():
         )
 
 
+def test_facts_without_a_lead_in_start_with_their_subject_capitalized():
+    bare = Curriculum(CurriculumParams(n_words=300, lead_in_share=0.0))
+    half = Curriculum(CurriculumParams(n_words=300, lead_in_share=0.5))
+    starts = []
+    for i in range(20):
+        pieces = bare.doc(i, "compare")
+        statements = pieces[0].text.strip().split("\n\n")[1:]
+        assert all(s[0].isupper() and s.split()[1] == "are" for s in statements)  # "Blamus are ... than oguls."
+        assert all(p.text[0].isupper() and p.text.count(" ") == 1 for p in pieces[1::2])  # "Klorns are"
+        starts += [s.split()[1] == "are" for s in half.doc(i, "compare")[0].text.strip().split("\n\n")[1:]]
+    assert 0.3 < sum(starts) / len(starts) < 0.7
+
+
 def test_stages_set_the_family_mix_then_the_curriculum_takes_over():
     from iclft.organism.train import stage_mix
 
