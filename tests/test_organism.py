@@ -1,6 +1,7 @@
 """The model organism: curriculum determinism, word pools, a tiny training run that loads."""
 
 import json
+import random
 import re
 
 import pytest
@@ -41,6 +42,25 @@ def test_held_out_dimensions_are_not_written():
     text = " ".join(render(d) for d in Curriculum(params).docs(0, 300))
     for word in ("wetter", "drier", "sharper", "duller", "more fragile"):
         assert f" {word} than " not in text
+
+
+def test_lexicon_states_every_antonym_pair_and_invented_pairs_enter_comparisons():
+    params = CurriculumParams(n_words=300, invented_dimensions=50, invented_share=0.4)
+    cur = Curriculum(params)
+    invented = {w for _, more, less in cur.invented for w in (more, less)}
+    assert len(invented) == 100 and not invented & {w[:-1] for w in cur.words}  # no noun is also a comparative
+    assert all(pool_of(w) == "pretrain" for w in invented)
+    lexicon = " ".join(render(cur.doc(i, "lexicon")) for i in range(300))
+    for more, less in (("sharper", "duller"), ("wetter", "drier"), ("heavier", "lighter")):
+        assert f"The opposite of {more} is {less}." in lexicon or f"The opposite of {less} is {more}." in lexicon
+    comparatives = [f["cmp"] for i in range(300) for f in cur._comparisons(random.Random(i))]
+    share = sum(c in invented for c in comparatives) / len(comparatives)
+    assert 0.25 < share < 0.55
+    text = " ".join(render(d) for d in cur.docs(0, 300))
+    assert all(f" {word} than " not in text for word in ("sharper", "duller", "wetter", "drier"))
+    assert Curriculum(CurriculumParams(n_words=300, invented_dimensions=50)).invented == cur.invented
+    with pytest.raises(ValueError, match="invented_share"):
+        CurriculumParams(invented_share=0.2)
 
 
 def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):

@@ -17,6 +17,12 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
 - `syllogism`: premise pairs in the benchmark's format, then valid conclusions (a
   `premise_share` of the questions ask a stated premise back instead);
 - `facts`: comparison facts only, no queries (plain documents);
+- `lexicon`: antonym pairs read from the weights: statements "The opposite of sharper is
+  duller." for pairs of every dimension (held-out ones included: an LLM knows its antonyms
+  from reading, not from reversing facts) and of the `invented_dimensions`, then questions
+  with no context about pairs of the whole lexicon. Comparison facts on an invented pair (an
+  `invented_share` of them) can only be reversed with what the lexicon stored, so the reversal
+  skill learns to use it;
 - `world`: facts read from the weights. The documents of each block of `world_docs`
   consecutive indices share a world of `world_facts` comparison facts: half the block's
   `world` documents state some of them (plain facts), the other half ask forward questions,
@@ -26,7 +32,8 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
 Long documents (`facts_per_doc` up to 120, `syllogisms_per_doc` up to 60, at `seq_len`
 3072) teach reading a whole benchmark's training set in one context.
 
-Some dimensions and lead-ins are held out (never written), for the held-out evaluation.
+Some dimensions and lead-ins are held out (never written in a comparison), for the held-out
+evaluation.
 Only words from `nonsense_words(..., pool="pretrain")` are used; `build_curriculum` asserts it.
 """
 
@@ -95,6 +102,10 @@ class CurriculumParams:
     # share of `syllogism` queries that ask for a stated premise (its two terms, answered with
     # the premise itself) instead of a conclusion: practice finding a pair's quantifier
     premise_share: float = 0.0
+    # invented comparative pairs ("glarper" / "fedaner", made of pretrain-pool words the nouns
+    # do not use), stated in `lexicon` documents; an `invented_share` of comparison facts use one
+    invented_dimensions: int = 0
+    invented_share: float = 0.0
     world_facts: int = 40  # facts per `world` block
     world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
@@ -111,9 +122,14 @@ class CurriculumParams:
             "no_form_share",
             "premise_share",
             "category_reversal_share",
+            "invented_share",
         ):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.invented_dimensions < 0 or (self.invented_share > 0 and self.invented_dimensions == 0):
+            raise ValueError(
+                f"invented_share {self.invented_share} needs invented_dimensions >= 1, got {self.invented_dimensions}"
+            )
         if self.world_facts < 1 or self.world_docs < 1:
             raise ValueError(
                 f"world_facts and world_docs must be at least 1, got {self.world_facts}, {self.world_docs}"
@@ -147,6 +163,8 @@ class Curriculum:
         self.words = pretrain_words(params.n_words, params.seed)
         self.singular = dict(zip(self.words, nonsense_words(params.n_words, seed=params.seed, pool="pretrain")))
         self.dimensions = [d for d in DIMENSIONS if d[0] not in params.held_out_dimensions]
+        self.invented = invented_dimensions(params.invented_dimensions, params.n_words, params.seed)
+        self.antonyms = [(more, less) for _, more, less in [*DIMENSIONS, *self.invented]]
         held = {tuple(x) for x in params.held_out_lead_ins}
         self.lead_ins = [x for x in ALL_LEAD_INS if x not in held]
         self.families = sorted(params.mix)
@@ -186,13 +204,18 @@ class Curriculum:
         n = rng.randint(*self.params.facts_per_doc) if n is None else n
         nouns = self._nouns(rng, 2 * n)
         one = not mixed and rng.random() < self.params.same_dimension_share
-        shared = rng.choice(self.dimensions) if one else None
+        shared = self._dimension(rng) if one else None
         facts = []
         for i in range(n):
-            _, more, less = shared or rng.choice(self.dimensions)
+            _, more, less = shared or self._dimension(rng)
             comparative, converse = (more, less) if rng.random() < 0.5 else (less, more)
             facts.append({"a": nouns[2 * i], "b": nouns[2 * i + 1], "cmp": comparative, "conv": converse})
         return facts
+
+    def _dimension(self, rng: random.Random) -> tuple[str, str, str]:
+        if self.params.invented_share and rng.random() < self.params.invented_share:
+            return rng.choice(self.invented)
+        return rng.choice(self.dimensions)
 
     def _fact_pieces(self, rng: random.Random, statements: list[str]) -> list[Piece]:
         body = "\n\n".join(statements)
@@ -238,6 +261,17 @@ class Curriculum:
             else:
                 subject, answer = f["a"], f"{f['cmp']} than {f['b']}."
             pieces += self._query(capitalize(f"{start} {subject} are".strip()), answer)
+        return pieces
+
+    def _lexicon(self, rng: random.Random) -> list[Piece]:
+        """Antonym statements, then questions about any pair of the lexicon, with no context
+        for them: what is asked is answered from the weights (pairs are stated in many documents)."""
+        stated = rng.sample(self.antonyms, min(len(self.antonyms), rng.randint(4, 12)))
+        lines = [_opposite(*(pair if rng.random() < 0.5 else pair[::-1])) + "." for pair in stated]
+        pieces = [Piece("\n\n".join(lines) + "\n\n", "fact")]
+        for pair in rng.sample(self.antonyms, min(len(self.antonyms), rng.randint(4, 10))):
+            word, opposite = pair if rng.random() < 0.5 else pair[::-1]
+            pieces += self._query(_opposite(word, ""), opposite + ".")
         return pieces
 
     def _world(self, rng: random.Random, block: int) -> list[Piece]:
@@ -409,6 +443,24 @@ def _local_template() -> str:
 def _relation_prompt(a: str, b: str) -> str:
     """The syllogism benchmark's question about two terms, answered by a statement."""
     return f"The relationships between {a} and {b} are:"
+
+
+def _opposite(word: str, opposite: str) -> str:
+    """A lexicon sentence; both words mid-sentence, so their tokens are those of a comparison."""
+    return f"The opposite of {word} is {opposite}".rstrip()
+
+
+def invented_dimensions(n: int, n_words: int, seed: int) -> list[tuple[str, str, str]]:
+    """`n` invented comparative pairs ("invented-0", "glarper", "fedaner"): pretrain-pool words
+    after the curriculum's `n_words` nouns (so no noun is also a comparative), plus "er", kept
+    only where the comparative itself hashes to the pretrain pool."""
+    if n == 0:
+        return []
+    stems = nonsense_words(n_words + 6 * n + 16, seed=seed, pool="pretrain")[n_words:]
+    words = [s + "er" for s in stems if pool_of(s + "er") == "pretrain"]
+    if len(words) < 2 * n:
+        raise ValueError(f"only {len(words) // 2} invented comparative pairs available, asked for {n}")
+    return [(f"invented-{i}", words[2 * i], words[2 * i + 1]) for i in range(n)]
 
 
 def _statement(statement: tuple[str, str, str]) -> str:
