@@ -58,7 +58,10 @@ def test_lexicon_states_every_antonym_pair_and_invented_pairs_enter_comparisons(
     assert 0.25 < share < 0.55
     text = " ".join(render(d) for d in cur.docs(0, 300))
     assert all(f" {word} than " not in text for word in ("sharper", "duller", "wetter", "drier"))
-    assert Curriculum(CurriculumParams(n_words=300, invented_dimensions=50)).invented == cur.invented
+    other_seed = Curriculum(CurriculumParams(seed=7, n_words=300, invented_dimensions=50))
+    assert other_seed.invented == cur.invented  # one lexicon for every phase
+    assert not invented & {w[:-1] + "er" for w in other_seed.words}
+    assert Curriculum(CurriculumParams(n_words=300, invented_dimensions=20)).invented == cur.invented[:20]
     with pytest.raises(ValueError, match="invented_share"):
         CurriculumParams(invented_share=0.2)
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 from iclft.benchmarks.lexicon import nonsense_words, plural, pool_of
@@ -67,6 +68,7 @@ EXTRA_LEAD_INS = (
 ALL_LEAD_INS = tuple(TRAIN_LEAD_INS) + tuple((s, ".") for s in TEST_LEAD_INS) + EXTRA_LEAD_INS
 HELD_OUT_LEAD_INS = (("It seems that", "."), ("Evidently,", "."))
 HELD_OUT_DIMENSIONS = ("wetness", "sharpness", "popularity", "fragility")
+INVENTED_SEED = 8080  # the invented comparatives' draw, shared by every phase and curriculum seed
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,9 @@ class CurriculumParams:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def pretrain_words(n: int, seed: int) -> list[str]:
-    """n plural nonsense nouns from the pretrain pool (asserted)."""
-    words = [plural(w) for w in nonsense_words(n, seed=seed, pool="pretrain")]
+def pretrain_words(n: int, seed: int, exclude: Collection[str] = ()) -> list[str]:
+    """n plural nonsense nouns from the pretrain pool (asserted), none near a word of `exclude`."""
+    words = [plural(w) for w in nonsense_words(n, seed=seed, pool="pretrain", exclude=exclude)]
     assert all(pool_of(w[:-1]) == "pretrain" for w in words), "curriculum word outside the pretrain pool"
     return words
 
@@ -160,10 +162,13 @@ class Curriculum:
 
     def __init__(self, params: CurriculumParams):
         self.params = params
-        self.words = pretrain_words(params.n_words, params.seed)
-        self.singular = dict(zip(self.words, nonsense_words(params.n_words, seed=params.seed, pool="pretrain")))
+        # invented comparatives are the same in every phase (a language's words); nouns keep clear of their stems
+        self.invented = invented_dimensions(params.invented_dimensions)
+        stems = [w[:-2] for _, more, less in self.invented for w in (more, less)]
+        singular = nonsense_words(params.n_words, seed=params.seed, pool="pretrain", exclude=stems)
+        self.words = pretrain_words(params.n_words, params.seed, exclude=stems)
+        self.singular = dict(zip(self.words, singular))
         self.dimensions = [d for d in DIMENSIONS if d[0] not in params.held_out_dimensions]
-        self.invented = invented_dimensions(params.invented_dimensions, params.n_words, params.seed)
         self.antonyms = [(more, less) for _, more, less in [*DIMENSIONS, *self.invented]]
         held = {tuple(x) for x in params.held_out_lead_ins}
         self.lead_ins = [x for x in ALL_LEAD_INS if x not in held]
@@ -450,13 +455,13 @@ def _opposite(word: str, opposite: str) -> str:
     return f"The opposite of {word} is {opposite}".rstrip()
 
 
-def invented_dimensions(n: int, n_words: int, seed: int) -> list[tuple[str, str, str]]:
-    """`n` invented comparative pairs ("invented-0", "glarper", "fedaner"): pretrain-pool words
-    after the curriculum's `n_words` nouns (so no noun is also a comparative), plus "er", kept
-    only where the comparative itself hashes to the pretrain pool."""
+def invented_dimensions(n: int) -> list[tuple[str, str, str]]:
+    """`n` invented comparative pairs ("invented-0", "jeltoer", "ilmaer"): pretrain-pool words
+    of a fixed seed plus "er", kept only where the comparative itself hashes to the pretrain
+    pool. The list for `n` is a prefix of the list for `n + 1`."""
     if n == 0:
         return []
-    stems = nonsense_words(n_words + 6 * n + 16, seed=seed, pool="pretrain")[n_words:]
+    stems = nonsense_words(6 * n + 16, seed=INVENTED_SEED, pool="pretrain")
     words = [s + "er" for s in stems if pool_of(s + "er") == "pretrain"]
     if len(words) < 2 * n:
         raise ValueError(f"only {len(words) // 2} invented comparative pairs available, asked for {n}")
