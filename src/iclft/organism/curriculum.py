@@ -150,11 +150,16 @@ class CurriculumParams:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def pretrain_words(n: int, seed: int, exclude: Collection[str] = ()) -> list[str]:
-    """n plural nonsense nouns from the pretrain pool (asserted), none near a word of `exclude`."""
-    words = [plural(w) for w in nonsense_words(n, seed=seed, pool="pretrain", exclude=exclude)]
-    assert all(pool_of(w[:-1]) == "pretrain" for w in words), "curriculum word outside the pretrain pool"
+def pretrain_singulars(n: int, seed: int, exclude: Collection[str] = ()) -> list[str]:
+    """n singular nonsense nouns from the pretrain pool (asserted), none near a word of `exclude`."""
+    words = nonsense_words(n, seed=seed, pool="pretrain", exclude=exclude)
+    assert all(pool_of(w) == "pretrain" for w in words), "curriculum word outside the pretrain pool"
     return words
+
+
+def pretrain_words(n: int, seed: int) -> list[str]:
+    """n plural nonsense nouns from the pretrain pool."""
+    return [plural(w) for w in pretrain_singulars(n, seed)]
 
 
 class Curriculum:
@@ -165,8 +170,8 @@ class Curriculum:
         # invented comparatives are the same in every phase (a language's words); nouns keep clear of their stems
         self.invented = invented_dimensions(params.invented_dimensions)
         stems = [w[:-2] for _, more, less in self.invented for w in (more, less)]
-        singular = nonsense_words(params.n_words, seed=params.seed, pool="pretrain", exclude=stems)
-        self.words = pretrain_words(params.n_words, params.seed, exclude=stems)
+        singular = pretrain_singulars(params.n_words, params.seed, exclude=stems)
+        self.words = [plural(w) for w in singular]
         self.singular = dict(zip(self.words, singular))
         self.dimensions = [d for d in DIMENSIONS if d[0] not in params.held_out_dimensions]
         self.antonyms = [(more, less) for _, more, less in [*DIMENSIONS, *self.invented]]
@@ -271,12 +276,15 @@ class Curriculum:
     def _lexicon(self, rng: random.Random) -> list[Piece]:
         """Antonym statements, then questions about any pair of the lexicon, with no context
         for them: what is asked is answered from the weights (pairs are stated in many documents)."""
-        stated = rng.sample(self.antonyms, min(len(self.antonyms), rng.randint(4, 12)))
-        lines = [_opposite(*(pair if rng.random() < 0.5 else pair[::-1])) + "." for pair in stated]
-        pieces = [Piece("\n\n".join(lines) + "\n\n", "fact")]
-        for pair in rng.sample(self.antonyms, min(len(self.antonyms), rng.randint(4, 10))):
+        stated = rng.sample(self.antonyms, rng.randint(4, 12))  # 28 dimensions at least: enough to sample
+        lines = []
+        for pair in stated:
             word, opposite = pair if rng.random() < 0.5 else pair[::-1]
-            pieces += self._query(_opposite(word, ""), opposite + ".")
+            lines.append(f"{_opposite_prompt(word)} {opposite}.")
+        pieces = [Piece("\n\n".join(lines) + "\n\n", "fact")]
+        for pair in rng.sample(self.antonyms, rng.randint(4, 10)):
+            word, opposite = pair if rng.random() < 0.5 else pair[::-1]
+            pieces += self._query(_opposite_prompt(word), opposite + ".")
         return pieces
 
     def _world(self, rng: random.Random, block: int) -> list[Piece]:
@@ -450,9 +458,10 @@ def _relation_prompt(a: str, b: str) -> str:
     return f"The relationships between {a} and {b} are:"
 
 
-def _opposite(word: str, opposite: str) -> str:
-    """A lexicon sentence; both words mid-sentence, so their tokens are those of a comparison."""
-    return f"The opposite of {word} is {opposite}".rstrip()
+def _opposite_prompt(word: str) -> str:
+    """A lexicon sentence up to its answer; the words stay mid-sentence, so their tokens are
+    those of a comparison."""
+    return f"The opposite of {word} is"
 
 
 def invented_dimensions(n: int) -> list[tuple[str, str, str]]:
