@@ -64,6 +64,14 @@ def test_lexicon_states_every_antonym_pair_and_invented_pairs_enter_comparisons(
     assert Curriculum(CurriculumParams(n_words=300, invented_dimensions=20)).invented == cur.invented[:20]
     with pytest.raises(ValueError, match="invented_share"):
         CurriculumParams(invented_share=0.2)
+    # invented_compared: the first 10 pairs are compared, the other 40 only stated in the lexicon
+    some = Curriculum(CurriculumParams(n_words=300, invented_dimensions=50, invented_share=0.4, invented_compared=10))
+    compared = {f["cmp"] for i in range(300) for f in some._comparisons(random.Random(i))} & invented
+    assert compared == {w for _, more, less in cur.invented[:10] for w in (more, less)}
+    stated = " ".join(render(some.doc(i, "lexicon")) for i in range(300))
+    assert sum(f" {more} " in stated or f" {less} " in stated for _, more, less in cur.invented[10:]) >= 35
+    with pytest.raises(ValueError, match="invented_compared"):
+        CurriculumParams(invented_dimensions=5, invented_compared=6)
 
 
 def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):

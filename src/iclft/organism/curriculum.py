@@ -108,6 +108,9 @@ class CurriculumParams:
     # do not use), stated in `lexicon` documents; an `invented_share` of comparison facts use one
     invented_dimensions: int = 0
     invented_share: float = 0.0
+    # only the first `invented_compared` invented pairs enter comparisons (None: all); the rest
+    # are known from the lexicon alone, as the held-out dimensions are
+    invented_compared: int | None = None
     world_facts: int = 40  # facts per `world` block
     world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
@@ -131,6 +134,11 @@ class CurriculumParams:
         if self.invented_dimensions < 0 or (self.invented_share > 0 and self.invented_dimensions == 0):
             raise ValueError(
                 f"invented_share {self.invented_share} needs invented_dimensions >= 1, got {self.invented_dimensions}"
+            )
+        if self.invented_compared is not None and not 1 <= self.invented_compared <= self.invented_dimensions:
+            raise ValueError(
+                f"invented_compared must be in [1, invented_dimensions={self.invented_dimensions}], "
+                f"got {self.invented_compared}"
             )
         if self.world_facts < 1 or self.world_docs < 1:
             raise ValueError(
@@ -224,7 +232,7 @@ class Curriculum:
 
     def _dimension(self, rng: random.Random) -> tuple[str, str, str]:
         if self.params.invented_share and rng.random() < self.params.invented_share:
-            return rng.choice(self.invented)
+            return rng.choice(self.invented[: self.params.invented_compared])
         return rng.choice(self.dimensions)
 
     def _fact_pieces(self, rng: random.Random, statements: list[str]) -> list[Piece]:
