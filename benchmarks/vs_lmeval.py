@@ -23,6 +23,11 @@ and iclft's time as a multiple of the FLOP floor: 2 × linear weights × tokens 
 measured here (`flops.py`): per repetition against the better of its own two peaks, and the
 median of the repetitions. Load averages at start and end: other work on the cores slows all.
 
+`--profile` adds one pass under the torch profiler and splits its time by kernel: the matrix
+multiplications (linear layers and head), the attention kernel and the rest, each with its
+share of the time and, for the first two, their FLOPs of the floor per second as a share of
+the peak measured just before: where the multiple of the floor comes from.
+
 Goals: iclft ≥ 80× faster per item than lm-eval; largest difference ≤ 1e-4; iclft within
 1.5× the FLOP floor.
 """
@@ -36,7 +41,7 @@ import statistics
 import time
 
 import torch
-from flops import Shape, linear_params, matmul_peak, scoring_work
+from flops import Shape, attention_flops, linear_params, matmul_peak, scoring_work
 
 from iclft.benchmarks import get_benchmark
 from iclft.config import IclConfig, ModelConfig
@@ -95,6 +100,42 @@ def peaks_now(lm) -> dict:
     return {dt: matmul_peak(dt, reps=10, device=str(lm.device)) for dt in (torch.float32, torch.bfloat16)}
 
 
+def kernel_times(lm, requests, context) -> dict[str, float]:
+    """Seconds of one scoring pass under the profiler, by kind of kernel: "matmuls" (linear
+    layers and head), "attention" and "rest"."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if lm.device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        lm.score(requests, context=context)
+    times = {"matmuls": 0.0, "attention": 0.0, "rest": 0.0}
+    for event in prof.key_averages():
+        us = event.self_device_time_total if lm.device.type == "cuda" else event.self_cpu_time_total
+        if event.key in ("aten::mm", "aten::addmm", "aten::bmm") or "gemm" in event.key:
+            kind = "matmuls"
+        elif "attention" in event.key:
+            kind = "attention"
+        else:
+            kind = "rest"
+        times[kind] += us / 1e6
+    return times
+
+
+def print_kernel_times(lm, requests, context, work, shape) -> None:
+    """Where the multiple of the floor comes from: each kind of kernel's time, share, FLOP rate
+    (the floor's FLOPs of its kind) as a share of the peak measured just before."""
+    peak = matmul_peak(lm.dtype)
+    times = kernel_times(lm, requests, context)
+    total, floor = sum(times.values()), work.flops(shape) / peak
+    att_flops = attention_flops(shape, work.pairs)
+    flops = {"matmuls": work.flops(shape) - att_flops, "attention": att_flops}
+    print(f"profiled pass ({total:.2f} s of kernel time; peak just before: {peak / 1e9:.0f} GFLOP/s):")
+    for kind, t in times.items():
+        rate = f"{flops[kind] / t / 1e9:5.0f} GFLOP/s = {flops[kind] / t / peak:4.0%} of peak" if kind in flops else ""
+        print(f"  {kind:9} {t:6.2f} s {t / total:4.0%} = {t / floor:.2f}x the floor  {rate}")
+    print(f"  in all {total / floor:.2f}x the floor (profiler overhead included)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2-135m")
@@ -106,6 +147,7 @@ def main() -> None:
     p.add_argument("--harness-batch", type=int, default=1, help="lm-eval batch size")
     p.add_argument("--repeats", type=int, default=3, help="timed passes over all items, each between peak measurements")
     p.add_argument("--skip-harness", action="store_true", help="only iclft and the FLOP floor")
+    p.add_argument("--profile", action="store_true", help="one more pass under the profiler, split by kernel")
     p.add_argument("--pack-tokens", type=int, default=None, help="iclft pack size (default: the model's, 1,024)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -194,6 +236,8 @@ def main() -> None:
         f"chunks of {CHUNK} rows, "
         f"{len(packs)} packs of <= {lm.pack_tokens} tokens)"
     )
+    if a.profile:
+        print_kernel_times(lm, requests, context, work, shape)
     if a.threads == 1 and lm.device.type == "cpu":  # one thread: CPU time is the work done, whatever the load
         cpu_peak = matmul_peak(lm.dtype, clock=time.process_time)
         cpu_floor = work.flops(shape) / cpu_peak / len(requests)

@@ -77,3 +77,13 @@ def test_lm_eval_requests_score_as_iclft_does_with_a_context(tiny_lm):
     theirs = harness_loglikelihoods(hflm, [pair for r in requests for pair in harness_pairs(tiny_lm, CONTEXT, r)])
     assert len(theirs) == len(ours) == 7
     assert max(abs(a - b) for a, b in zip(ours, theirs)) <= 1e-4
+
+
+def test_kernel_times_split_a_real_profiled_pass(tiny_lm):
+    from vs_lmeval import kernel_times
+
+    from iclft.models import ScoreRequest
+
+    times = kernel_times(tiny_lm, [ScoreRequest(prefix, options) for prefix, options in ITEMS], CONTEXT)
+    assert set(times) == {"matmuls", "attention", "rest"}
+    assert all(t > 0 for t in times.values())  # the tiny model runs linear layers and attention too
