@@ -74,6 +74,34 @@ def test_lexicon_states_every_antonym_pair_and_invented_pairs_enter_comparisons(
         CurriculumParams(invented_dimensions=5, invented_compared=6)
 
 
+def test_antonyms_stated_share_states_each_compared_pair_once_among_the_facts():
+    params = dict(n_words=300, invented_dimensions=50, invented_share=0.5)
+    plain, stated = (
+        Curriculum(CurriculumParams(**params)),
+        Curriculum(CurriculumParams(**params, antonyms_stated_share=0.5)),
+    )
+    converse = {a: b for pair in stated.antonyms for a, b in (pair, pair[::-1])}
+    with_statements = 0
+    for i in range(200):
+        facts = stated.doc(i, "compare")[0].text
+        lines = facts.split("\n\n")[1:-1]  # the instruction, then one fact or statement per paragraph
+        said = [line for line in lines if line.startswith("The opposite of ")]
+        if not said:
+            continue
+        with_statements += 1
+        pairs = {frozenset(line[len("The opposite of ") : -1].split(" is ")) for line in said}
+        assert len(pairs) == len(said)  # each pair once, whichever direction
+        for line in said:
+            word, opposite = line[len("The opposite of ") : -1].split(" is ")
+            assert converse[word] == opposite
+        used = {w for line in lines if " than " in line for w in converse if f" are {w} than " in line}
+        assert {w for p in pairs for w in p} == {w for w in used for w in (w, converse[w])}
+    assert 70 < with_statements < 130
+    assert "The opposite" not in " ".join(render(plain.doc(i, "compare")) for i in range(200))
+    with pytest.raises(ValueError, match="antonyms_stated_share"):
+        CurriculumParams(antonyms_stated_share=1.5)
+
+
 def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     from iclft.benchmarks.reversal import make_reversal
     from iclft.evaluation.scoring import score_items

@@ -111,6 +111,10 @@ class CurriculumParams:
     # only the first `invented_compared` invented pairs enter comparisons (None: all); the rest
     # are known from the lexicon alone, as the held-out dimensions are
     invented_compared: int | None = None
+    # share of `compare` documents that also state, among their facts, the antonym of each
+    # comparative they use ("The opposite of jeltoer is ilmaer."): the converse can be read
+    # from the context, as a fact's nouns are
+    antonyms_stated_share: float = 0.0
     world_facts: int = 40  # facts per `world` block
     world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
@@ -128,6 +132,7 @@ class CurriculumParams:
             "premise_share",
             "category_reversal_share",
             "invented_share",
+            "antonyms_stated_share",
         ):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -265,6 +270,10 @@ class Curriculum:
         facts = self._comparisons(rng)
         leads = [self._lead(rng) for _ in facts]
         statements = [self._sentence(lead, f"{f['a']} are {f['cmp']} than {f['b']}") for lead, f in zip(leads, facts)]
+        if self.params.antonyms_stated_share and rng.random() < self.params.antonyms_stated_share:
+            for pair in dict.fromkeys(tuple(sorted((f["cmp"], f["conv"]))) for f in facts):
+                word, opposite = pair if rng.random() < 0.5 else pair[::-1]
+                statements.insert(rng.randint(0, len(statements)), f"{_opposite_prompt(word)} {opposite}.")
         pieces = self._fact_pieces(rng, statements)
         # Each (fact, direction) is asked at most once: a repeated question could be answered
         # by copying the earlier answer instead of reading the facts.
