@@ -13,7 +13,8 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
 - `recall`: comparison facts, then forward queries with the same lead-ins (copy warm-up);
 - `compare`: comparison facts (one dimension per document in a `same_dimension_share` of
   documents, mixed dimensions otherwise), then forward and
-  reversed queries (the reversed one uses the converse comparative);
+  reversed queries (the reversed one uses the converse comparative; in an
+  `antonyms_stated_share` of them the facts include "The opposite of X is Y." for each pair used);
 - `syllogism`: premise pairs in the benchmark's format, then valid conclusions (a
   `premise_share` of the questions ask a stated premise back instead);
 - `facts`: comparison facts only, no queries (plain documents);
