@@ -102,6 +102,26 @@ def test_antonyms_stated_share_states_each_compared_pair_once_among_the_facts():
         CurriculumParams(antonyms_stated_share=1.5)
 
 
+def test_lexicon_rule_share_writes_that_share_of_lexicon_sentences_as_the_converse_rule():
+    cur = Curriculum(CurriculumParams(n_words=300, invented_dimensions=50, lexicon_rule_share=0.5))
+    converse = {a: b for pair in cur.antonyms for a, b in (pair, pair[::-1])}
+    rules = opposites = 0
+    for i in range(100):
+        pieces = cur.doc(i, "lexicon")
+        sentences = [*pieces[0].text.split("\n\n")[:-1]]
+        sentences += [q.text + a.text.rstrip("\n") for q, a in zip(pieces[1::2], pieces[2::2])]
+        for sentence in sentences:
+            rule = re.fullmatch(r"When things are (.+) than others, the others are (.+) than them\.", sentence)
+            opposite = re.fullmatch(r"The opposite of (.+) is (.+)\.", sentence)
+            assert rule or opposite, sentence
+            word, answer = (rule or opposite).groups()
+            assert converse[word] == answer
+            rules, opposites = rules + bool(rule), opposites + bool(opposite)
+    assert 0.4 < rules / (rules + opposites) < 0.6
+    with pytest.raises(ValueError, match="lexicon_rule_share"):
+        CurriculumParams(lexicon_rule_share=-0.1)
+
+
 def test_tiny_training_run_gives_a_loadable_scored_model(tmp_path):
     from iclft.benchmarks.reversal import make_reversal
     from iclft.evaluation.scoring import score_items

@@ -21,7 +21,9 @@ A document is a list of `Piece`s (text + role); the trainer turns roles into los
 - `lexicon`: antonym pairs read from the weights: statements "The opposite of sharper is
   duller." for pairs of every dimension (held-out ones included: an LLM knows its antonyms
   from reading, not from reversing facts) and of the `invented_dimensions`, then questions
-  with no context about pairs of the whole lexicon. Comparison facts on an invented pair (an
+  with no context about pairs of the whole lexicon (a `lexicon_rule_share` of the sentences are
+  the converse rule instead: "When things are sharper than others, the others are duller than
+  them."). Comparison facts on an invented pair (an
   `invented_share` of them) can only be reversed with what the lexicon stored, so the reversal
   skill learns to use it;
 - `world`: facts read from the weights. The documents of each block of `world_docs`
@@ -116,6 +118,9 @@ class CurriculumParams:
     # comparative they use ("The opposite of jeltoer is ilmaer."): the converse can be read
     # from the context, as a fact's nouns are
     antonyms_stated_share: float = 0.0
+    # share of `lexicon` sentences written as the converse rule ("When things are sharper than
+    # others, the others are duller than them.") instead of "The opposite of sharper is duller."
+    lexicon_rule_share: float = 0.0
     world_facts: int = 40  # facts per `world` block
     world_docs: int = 2000  # consecutive document indices per `world` block
     augment_lead_ins: bool = False  # augment answers led in ("Note that fedans are ..."), not "Fedans are ..."
@@ -134,6 +139,7 @@ class CurriculumParams:
             "category_reversal_share",
             "invented_share",
             "antonyms_stated_share",
+            "lexicon_rule_share",
         ):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -298,12 +304,21 @@ class Curriculum:
         lines = []
         for pair in stated:
             word, opposite = pair if rng.random() < 0.5 else pair[::-1]
-            lines.append(f"{_opposite_prompt(word)} {opposite}.")
+            prompt, answer = self._antonym_sentence(rng, word, opposite)
+            lines.append(f"{prompt} {answer}")
         pieces = [Piece("\n\n".join(lines) + "\n\n", "fact")]
         for pair in rng.sample(self.antonyms, rng.randint(4, 10)):
             word, opposite = pair if rng.random() < 0.5 else pair[::-1]
-            pieces += self._query(_opposite_prompt(word), opposite + ".")
+            pieces += self._query(*self._antonym_sentence(rng, word, opposite))
         return pieces
+
+    def _antonym_sentence(self, rng: random.Random, word: str, opposite: str) -> tuple[str, str]:
+        """(prompt, answer) of a lexicon sentence: "The opposite of sharper is" "duller.", or in a
+        `lexicon_rule_share` of them the converse rule "When things are sharper than others, the
+        others are" "duller than them."."""
+        if self.params.lexicon_rule_share and rng.random() < self.params.lexicon_rule_share:
+            return f"When things are {word} than others, the others are", f"{opposite} than them."
+        return _opposite_prompt(word), opposite + "."
 
     def _world(self, rng: random.Random, block: int) -> list[Piece]:
         """State facts of this block's world, or ask (no context) about the previous block's."""
