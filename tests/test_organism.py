@@ -380,3 +380,24 @@ def test_evaluation_over_benchmark_seeds_reports_each_seed_and_their_mean(tmp_pa
         assert len(measure["values"]) == 2
         assert abs(measure["mean"] - sum(measure["values"]) / 2) < 1e-3
         assert abs(measure["stderr"] - abs(measure["values"][0] - measure["values"][1]) / 2) < 1e-3
+
+
+def test_folded_tokenizer_gives_a_word_the_same_tokens_in_any_case_and_number(tmp_path):
+    from transformers import AutoTokenizer
+
+    from iclft.organism.train import build_tokenizer
+
+    build_tokenizer("folded", 100).save_pretrained(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)  # as a trained organism's folder loads it
+
+    def tokens(text):
+        return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    stem = tokens(" etul")
+    assert tokens("Etuls") == ["^", *stem, "s"]
+    assert tokens(" etuls") == [*stem, "s"]
+    assert tokens(" Etul") == ["Ġ^", *stem]
+    text = "Read this.\n\nEtuls can digag. Is it so? Things that can digag include etuls."
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+    plain = build_tokenizer("bpe", 100)
+    assert plain.convert_ids_to_tokens(plain("Etuls")["input_ids"])[0] != "^"

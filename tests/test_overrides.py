@@ -125,7 +125,7 @@ def test_organism_settings_merge_into_the_defaults():
         (["train", "--set", "steps=abc"], "--set: field 'steps': Input should be a valid integer"),
         (["train", "--set", "steps=0"], "--set: steps must be at least 1, got 0"),
         (["train", "--set", "width=130"], "--set: width 130 is not a multiple of heads 4"),
-        (["train", "--set", "tokenizer=words"], "--set: tokenizer must be 'bpe' or 'char'"),
+        (["train", "--set", "tokenizer=words"], "--set: tokenizer must be 'bpe', 'char' or 'folded'"),
         (["curriculum", "--curriculum", "reversal_share=2"], "--curriculum: reversal_share must be in [0, 1]"),
         (["curriculum", "--curriculum", "facts_per_doc=[5, 2]"], "--curriculum: facts_per_doc must be a range"),
         (["curriculum", "--curriculum", "mix.copy=-1"], "--curriculum: mix must give each family a weight"),

@@ -38,15 +38,29 @@ def _corpus() -> list[str]:
     return [line for line in lines for _ in range(3)] + paragraphs + ["0123456789 .,;:!?'\"()-"]
 
 
-def byte_level_bpe(texts, vocab_size: int):
+def byte_level_bpe(texts, vocab_size: int, folded: bool = False):
     """A byte-level BPE tokenizer trained on `texts` (`vocab_size` counts bytes, merges and the
-    start/pad tokens), wrapped for transformers. Deterministic for the same texts."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    start/pad tokens), wrapped for transformers. Deterministic for the same texts.
+
+    `folded`: a word's tokens do not depend on its case or on a plural "s". Each capital letter
+    is written as a marker, a space and the small letter ("Etuls" is read as "^ etuls"), and a
+    word-final "s" after a letter is its own token, so "Etuls", " etuls" and " etul" share the
+    tokens of " etul". Decoding restores the text."""
+    import string
+
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
+    if folded:
+        capitals = string.ascii_uppercase
+        tok.normalizer = normalizers.Sequence([normalizers.Replace(c, f"^ {c.lower()}") for c in capitals])
+        plural_s = pre_tokenizers.Split(Regex(r"(?<=[a-z])s\b"), "isolated")
+        tok.pre_tokenizer = pre_tokenizers.Sequence([plural_s, tok.pre_tokenizer])
+        unfold = [decoders.Replace(f"^ {c.lower()}", c) for c in capitals]
+        tok.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Fuse(), *unfold])
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=[BOS, PAD],

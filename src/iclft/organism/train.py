@@ -27,7 +27,9 @@ MANIFEST = "iclft_organism.json"
 
 @dataclass
 class TrainConfig:
-    tokenizer: str = "bpe"  # "bpe" (English merges only) or "char" (bytes, no merges)
+    # "bpe" (English merges only), "char" (bytes, no merges) or "folded" (bpe, with a word's
+    # tokens independent of its case and of a plural "s": `byte_level_bpe`)
+    tokenizer: str = "bpe"
     vocab_size: int = 400  # merges beyond the 256 bytes and 2 special tokens
     spelling_words: int = 0  # pretrain-pool words in the tokenizer corpus (syllable merges)
     layers: int = 4
@@ -62,8 +64,8 @@ class TrainConfig:
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
-        if self.tokenizer not in ("bpe", "char"):
-            raise ValueError(f"tokenizer must be 'bpe' or 'char', got {self.tokenizer!r}")
+        if self.tokenizer not in ("bpe", "char", "folded"):
+            raise ValueError(f"tokenizer must be 'bpe', 'char' or 'folded', got {self.tokenizer!r}")
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
         if not self.lr > 0 or not 0 <= self.min_lr_ratio <= 1 or self.weight_decay < 0 or self.init_std <= 0:
@@ -75,7 +77,7 @@ def build_tokenizer(kind: str, vocab_size: int, spelling_words: int = 0):
     from tokenizers import pre_tokenizers
 
     size = len(pre_tokenizers.ByteLevel.alphabet()) + 2 + (0 if kind == "char" else vocab_size)
-    return byte_level_bpe(tokenizer_corpus(spelling_words), size)
+    return byte_level_bpe(tokenizer_corpus(spelling_words), size, folded=kind == "folded")
 
 
 def encode_doc(
