@@ -104,3 +104,18 @@ def test_a_bad_recipe_ends_with_one_line_naming_what_is_wrong(tmp_path, edit, me
         load_recipe(path)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_wide_recipe_is_v2_at_another_size():
+    """recipes/v2-wide.yaml trains v2's phases on the same documents, 4 layers x 256 wide."""
+    from iclft.organism.recipe import identity
+
+    _, v2 = load_recipe("v2")
+    _, wide = load_recipe("v2-wide")
+    assert [p.name for p in wide] == [p.name for p in v2]
+    for a, b in zip(v2, wide):
+        assert (b.cfg.layers, b.cfg.width, b.cfg.heads) == (4, 256, 8)
+        got, want = identity(b.cfg, b.params), identity(a.cfg, a.params)
+        assert got["curriculum_hash"] == want["curriculum_hash"]
+        differ = {k for k in want["train_config"] if got["train_config"][k] != want["train_config"][k]}
+        assert differ == {"width", "heads"}
