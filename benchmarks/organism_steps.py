@@ -1,9 +1,10 @@
 """How long an organism recipe trains at other model sizes, on this machine.
 
 Each phase of the recipe, at each size (layers x width, head width 32), runs a few real
-training steps (curriculum documents, forward, backward, AdamW) after one warm-up step; the
-median seconds per step times the phase's steps is the phase's projected time. A phase with
-`stages` is timed in each stage and after them, since copy documents are shorter.
+training steps (`train_step`, as training runs them: curriculum documents, forward, backward,
+clipping, AdamW) after one warm-up step; the median seconds per step times the phase's steps
+is the phase's projected time. A phase with `stages` is timed in each stage and after them,
+since copy documents are shorter.
 
     python benchmarks/organism_steps.py --recipe v2 --sizes 4x128 6x256 --steps 4 --threads 1
 
@@ -30,20 +31,16 @@ def segments(cfg) -> list[tuple[int, int]]:
 
 def seconds_per_step(cfg, params, tokenizer, first_step: int, steps: int) -> float:
     """Median wall seconds of `steps` training steps from `first_step`, after one warm-up."""
-    import torch
-
     from iclft.organism.curriculum import Curriculum
-    from iclft.organism.train import batch_step, build_model
+    from iclft.organism.train import build_model, make_optimizer, train_step
 
     model = build_model(cfg, tokenizer)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model, cfg)
     curriculum = Curriculum(params)
     times = []
     for step in range(first_step, first_step + steps + 1):
         start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        batch_step(model, tokenizer, curriculum, cfg, step)
-        optimizer.step()
+        train_step(model, tokenizer, curriculum, optimizer, cfg, step)
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 

@@ -164,6 +164,32 @@ def batch_step(model, tokenizer, curriculum, cfg: TrainConfig, step: int) -> tup
     return loss_sum, tokens
 
 
+def make_optimizer(model, cfg: TrainConfig):
+    """AdamW, with weight decay on matrices only."""
+    import torch
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+
+
+def train_step(model, tokenizer, curriculum, optimizer, cfg: TrainConfig, step: int) -> tuple[float, int]:
+    """One optimizer step on batch `step` at its scheduled learning rate: (loss, target tokens)."""
+    import torch
+
+    for group in optimizer.param_groups:
+        group["lr"] = lr_at(step, cfg)
+    optimizer.zero_grad(set_to_none=True)
+    loss, batch_tokens = batch_step(model, tokenizer, curriculum, cfg, step)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss, batch_tokens
+
+
 def train(
     cfg: TrainConfig,
     params: CurriculumParams,
@@ -194,13 +220,7 @@ def train(
     tokenizer.model_max_length = cfg.seq_len
     model.config.max_position_embeddings = max(model.config.max_position_embeddings, cfg.seq_len)
     model.to(pick_device(cfg.device))
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
+    optimizer = make_optimizer(model, cfg)
     state = {"step": 0, "tokens": 0, "running": None, "seconds": 0.0, "curve": [], "evals": []}
     resumed = load_checkpoint(out, cfg, params, model, optimizer)
     if resumed:
@@ -210,12 +230,7 @@ def train(
     curve, evals, tokens, running = state["curve"], state["evals"], state["tokens"], state["running"]
     start = time.time() - state["seconds"]
     for step in range(state["step"], cfg.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss, batch_tokens = batch_step(model, tokenizer, curriculum, cfg, step)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss, batch_tokens = train_step(model, tokenizer, curriculum, optimizer, cfg, step)
         tokens += batch_tokens
         running = loss if running is None else 0.9 * running + 0.1 * loss
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
