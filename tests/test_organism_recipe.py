@@ -107,7 +107,8 @@ def test_a_bad_recipe_ends_with_one_line_naming_what_is_wrong(tmp_path, edit, me
 
 
 def test_the_wide_recipe_is_v2_at_another_size():
-    """recipes/v2-wide.yaml trains v2's phases on the same documents, 4 layers x 256 wide."""
+    """recipes/v2-wide.yaml trains v2's phases on the same documents, 4 layers x 256 wide, at
+    v2's learning rates scaled by 128/256."""
     from iclft.organism.recipe import identity
 
     _, v2 = load_recipe("v2")
@@ -115,7 +116,8 @@ def test_the_wide_recipe_is_v2_at_another_size():
     assert [p.name for p in wide] == [p.name for p in v2]
     for a, b in zip(v2, wide):
         assert (b.cfg.layers, b.cfg.width, b.cfg.heads) == (4, 256, 8)
+        assert b.cfg.lr == pytest.approx(a.cfg.lr * a.cfg.width / b.cfg.width)
         got, want = identity(b.cfg, b.params), identity(a.cfg, a.params)
         assert got["curriculum_hash"] == want["curriculum_hash"]
         differ = {k for k in want["train_config"] if got["train_config"][k] != want["train_config"][k]}
-        assert differ == {"width", "heads"}
+        assert differ == {"width", "heads", "lr"}
