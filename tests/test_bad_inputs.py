@@ -504,6 +504,11 @@ SWEEPS = [
 
 CLI = [
     case(
+        "cli-organism-eval-not-an-organism",
+        lambda t, s: ["organism", "eval", str(t / "nowhere")],
+        "'{tmp}/nowhere' is not an organism folder",
+    ),
+    case(
         "cli-make-unknown-benchmark",
         lambda t, s: ["data", "make", "reversals", "--out", str(t / "out")],
         "unknown benchmark 'reversals'",

@@ -164,9 +164,9 @@ def test_list_models_rows():
     from iclft.models.zoo import list_models
 
     rows = list_models()
-    assert {r["name"] for r in rows} >= {"organism", "smollm2-135m", "gemma3-270m"}
+    assert {r["name"] for r in rows} >= {"organism", "organism-wide", "smollm2-135m", "gemma3-270m"}
     assert all(set(r) == {"name", "package", "installed", "shipped", "cached", "description"} for r in rows)
-    assert [r["name"] for r in rows if r["shipped"]] == ["organism"]
+    assert [r["name"] for r in rows if r["shipped"]] == ["organism", "organism-wide"]
 
 
 @pytest.fixture

@@ -108,13 +108,15 @@ def test_a_bad_recipe_ends_with_one_line_naming_what_is_wrong(tmp_path, edit, me
 
 def test_the_wide_recipe_is_v2_at_another_size():
     """recipes/v2-wide.yaml trains v2's phases on the same documents, 4 layers x 256 wide, at
-    v2's learning rates scaled by 128/256."""
+    v2's learning rates scaled by 128/256; then a fifth phase of its own, at that size."""
     from iclft.organism.recipe import identity
 
     _, v2 = load_recipe("v2")
     _, wide = load_recipe("v2-wide")
-    assert [p.name for p in wide] == [p.name for p in v2]
-    for a, b in zip(v2, wide):
+    assert [p.name for p in wide] == [p.name for p in v2] + ["phase5"]
+    assert (wide[-1].cfg.layers, wide[-1].cfg.width, wide[-1].cfg.heads) == (4, 256, 8)
+    assert wide[-1].params.no_form_share == 0.5
+    for a, b in zip(v2, wide[:-1]):
         assert (b.cfg.layers, b.cfg.width, b.cfg.heads) == (4, 256, 8)
         assert b.cfg.lr == pytest.approx(a.cfg.lr * a.cfg.width / b.cfg.width)
         got, want = identity(b.cfg, b.params), identity(a.cfg, a.params)

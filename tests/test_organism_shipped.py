@@ -98,3 +98,45 @@ def test_fine_tuned_it_answers_the_trained_facts_from_its_weights(tmp_path):
     splits = json.loads((run_dir / "metrics.json").read_text())["splits"]
     assert splits["forward"]["accuracy"] >= 0.95
     assert splits["reversal"]["accuracy"] <= 0.65
+
+
+# The wider organism (zoo model `organism-wide`, recipe v2-wide, 4 layers x 256): goal 1 in
+# full. Over benchmark seeds 5001-5005 and 6001-6005 (docs/organism.md) its syllogism score
+# with all 69 premise pairs in context is 0.87 +/- 0.01 against a no-context prior of 0.34;
+# seed 4321 is one of its lower seeds (0.78, prior 0.38), so a single-seed test guards a
+# little below the goal's mean.
+
+
+@pytest.fixture(scope="module")
+def wide_result():
+    lm = resolve("organism-wide", device="cpu")
+    return evaluate_model(lm, seed=4321, n_facts=100, facts_per_context=0, n_syllogisms=69, syllogisms_per_context=0)
+
+
+def test_the_wide_organism_is_small_and_records_its_five_phases():
+    from iclft.models.zoo import ORGANISM_WIDE_FOLDER
+    from iclft.organism.recipe import differences, load_recipe
+
+    assert (ORGANISM_WIDE_FOLDER / "model.safetensors").stat().st_size <= 25 * 2**20
+    manifest = json.loads((ORGANISM_WIDE_FOLDER / MANIFEST).read_text())
+    chain = []
+    while manifest:
+        chain.append(manifest)
+        manifest = manifest.get("parent")
+    _, phases = load_recipe("v2-wide")
+    assert len(chain) == len(phases) == 5
+    for recorded, phase in zip(reversed(chain), phases):  # each phase's settings are the recipe's
+        assert differences(recorded, phase) == [], phase.name
+
+
+def test_the_wide_organism_reads_the_whole_training_set(wide_result):
+    assert wide_result["icl_forward"] >= 0.95 and wide_result["icl_reversal"] >= 0.90
+    assert abs(wide_result["base_reversal"] - 0.5) <= 0.2
+
+
+def test_the_wide_organism_deduces_over_every_premise_pair_at_once(wide_result):
+    assert wide_result["icl_syllogism"] >= 0.75
+    assert wide_result["icl_syllogism"] >= wide_result["base_syllogism"] + 0.3  # the goal's gain
+    # it reads the pairs: right on the "No" forms too, not only where "Some ..." is valid
+    assert wide_result["icl_syllogism_binding"] >= 0.4
+    assert wide_result["icl_syllogism_no_forms"] >= 0.5

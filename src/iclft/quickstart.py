@@ -18,7 +18,7 @@ from iclft import conditions
 from iclft.accuracy_table import format_accuracy_table, format_seed_table
 from iclft.config import ExperimentConfig, config_from_dict
 from iclft.experiment import run_experiment
-from iclft.models.zoo import DEFAULT_MODEL
+from iclft.models.zoo import DEFAULT_MODEL, is_organism
 from iclft.report.aggregate import condition_label
 
 QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
@@ -31,13 +31,14 @@ def model_settings(model: str) -> dict:
     Every model reads every fact in one context. The organism (1.5 M parameters) is
     fine-tuned in full at lr 1e-4 for 10 epochs, the budget of docs/organism.md ("A fair
     ft_aug study"): fine-tuning on true reversals learns them completely, and of such budgets
-    it leaves the fine-tuned organism the most of its in-context reading. Its `ft_aug` gets
+    it leaves the fine-tuned organism the most of its in-context reading. `organism-wide`
+    and any organism folder get the same budget (chosen on the organism, not re-chosen). Its `ft_aug` gets
     the exposure the facts get: every training document is augmented and repeats are kept.
     A real model gets LoRA for three epochs (with one, SmolLM2 learns only ~70% of the
     forward facts, docs/augmentation.md) and one augmented document per fact.
     """
     augment = {"method": "local", "one_per_fact": True}
-    if model == "organism" or (Path(model).expanduser() / "iclft_organism.json").is_file():
+    if is_organism(model):
         return {
             "icl": {"one_per_fact": True},
             "ft": {"method": "full", "learning_rate": 1e-4, "epochs": 10, "batch_size": 16},

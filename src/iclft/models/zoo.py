@@ -51,6 +51,7 @@ def _gemma3_gguf() -> Path:
 
 DEFAULT_MODEL = "organism"  # what `iclft quickstart` and the README's first command run
 ORGANISM_FOLDER = Path(__file__).resolve().parent.parent / "organism" / "model"
+ORGANISM_WIDE_FOLDER = ORGANISM_FOLDER.parent / "model-wide"
 
 ZOO = {
     m.name: m
@@ -64,6 +65,16 @@ ZOO = {
             "(docs/organism.md), shipped inside iclft",
             None,
             ORGANISM_FOLDER,
+        ),
+        ZooModel(
+            "organism-wide",
+            "iclft",
+            "iclft",
+            "<|endoftext|>",
+            "the wider organism (4 layers x 256, recipe v2-wide): also reads syllogisms over a whole "
+            "training set (docs/organism.md), shipped inside iclft",
+            None,
+            ORGANISM_WIDE_FOLDER,
         ),
         ZooModel(
             "smollm2-135m",
@@ -100,6 +111,12 @@ def cached_folder(name: str) -> Path | None:
     if not marker.is_file() or json.loads(marker.read_text()).get("version") != CACHE_VERSION:
         return None
     return folder
+
+
+def is_organism(model: str) -> bool:
+    """True for a shipped organism's name or any organism folder (it holds the training manifest)."""
+    folder = ZOO[model].folder if model in ZOO else Path(model).expanduser()
+    return folder is not None and (folder / "iclft_organism.json").is_file()
 
 
 def is_installed(entry: ZooModel) -> bool:

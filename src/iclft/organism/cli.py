@@ -72,9 +72,23 @@ def _pair(text: str, option: str) -> tuple[str, str]:
     return name, value
 
 
+def organism_folder(name: str) -> Path:
+    """The folder of a shipped organism's zoo name (`organism`, `organism-wide`), or `name`
+    itself if it is an organism folder; otherwise a one-line error."""
+    from iclft.errors import UserError
+    from iclft.models.zoo import ZOO, is_organism
+    from iclft.organism.train import MANIFEST
+
+    if not is_organism(name):
+        shipped = ", ".join(m for m, entry in ZOO.items() if entry.folder is not None)
+        raise UserError(f"'{name}' is not an organism folder (one with {MANIFEST}) nor a shipped organism ({shipped})")
+    return ZOO[name].folder if name in ZOO else Path(name).expanduser()
+
+
 def cmd_eval(args) -> None:
     from iclft.organism.evaluate import evaluate_folder, evaluate_over_seeds
 
+    args.folder = organism_folder(args.folder)
     sizes = {
         "n_facts": args.n_facts,
         "facts_per_context": args.facts_per_context,
@@ -118,7 +132,7 @@ def add_organism_commands(subparsers) -> None:
     p.set_defaults(func=cmd_train)
 
     p = osub.add_parser("eval", help="base / in-context accuracies on fresh test-pool benchmarks")
-    p.add_argument("folder")
+    p.add_argument("folder", help="an organism folder, or a shipped organism: organism, organism-wide")
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--seeds", type=int, default=1, help="benchmark seeds SEED..SEED+N-1: mean ± s.e. over them")
     p.add_argument("--n-facts", type=int, default=56)
