@@ -18,6 +18,15 @@ from iclft.organism.train import MANIFEST
 pytestmark = pytest.mark.slow
 
 
+def recorded_phases(folder) -> list[dict]:
+    """The manifest of the organism in `folder`, then its parent's, and so on."""
+    manifest, chain = json.loads((folder / MANIFEST).read_text()), []
+    while manifest:
+        chain.append(manifest)
+        manifest = manifest.get("parent")
+    return chain
+
+
 @pytest.fixture(scope="module")
 def lm():
     return resolve("organism", device="cpu")
@@ -31,12 +40,8 @@ def result(lm):
 def test_shipped_organism_is_small_and_records_how_it_was_made():
     weights = ORGANISM_FOLDER / "model.safetensors"
     assert weights.stat().st_size <= 25 * 2**20
-    manifest = json.loads((ORGANISM_FOLDER / MANIFEST).read_text())
-    assert manifest["command"].startswith("iclft organism train")
-    phases = []
-    while manifest:
-        phases.append(manifest)
-        manifest = manifest.get("parent")
+    phases = recorded_phases(ORGANISM_FOLDER)
+    assert phases[0]["command"].startswith("iclft organism train")
     assert len(phases) == 4 and all(p["command"].startswith("iclft organism train") for p in phases)
 
 
@@ -118,11 +123,7 @@ def test_the_wide_organism_is_small_and_records_its_five_phases():
     from iclft.organism.recipe import differences, load_recipe
 
     assert (ORGANISM_WIDE_FOLDER / "model.safetensors").stat().st_size <= 25 * 2**20
-    manifest = json.loads((ORGANISM_WIDE_FOLDER / MANIFEST).read_text())
-    chain = []
-    while manifest:
-        chain.append(manifest)
-        manifest = manifest.get("parent")
+    chain = recorded_phases(ORGANISM_WIDE_FOLDER)
     _, phases = load_recipe("v2-wide")
     assert len(chain) == len(phases) == 5
     for recorded, phase in zip(reversed(chain), phases):  # each phase's settings are the recipe's

@@ -31,9 +31,10 @@ def model_settings(model: str) -> dict:
     Every model reads every fact in one context. The organism (1.5 M parameters) is
     fine-tuned in full at lr 1e-4 for 10 epochs, the budget of docs/organism.md ("A fair
     ft_aug study"): fine-tuning on true reversals learns them completely, and of such budgets
-    it leaves the fine-tuned organism the most of its in-context reading. `organism-wide`
-    and any organism folder get the same budget (chosen on the organism, not re-chosen). Its `ft_aug` gets
+    it leaves the fine-tuned organism the most of its in-context reading. Its `ft_aug` gets
     the exposure the facts get: every training document is augmented and repeats are kept.
+    `organism-wide` and any organism folder get the same settings (chosen on the organism,
+    not re-chosen for them).
     A real model gets LoRA for three epochs (with one, SmolLM2 learns only ~70% of the
     forward facts, docs/augmentation.md) and one augmented document per fact.
     """

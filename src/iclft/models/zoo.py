@@ -113,10 +113,15 @@ def cached_folder(name: str) -> Path | None:
     return folder
 
 
-def is_organism(model: str) -> bool:
-    """True for a shipped organism's name or any organism folder (it holds the training manifest)."""
+def organism_folder(model: str) -> Path | None:
+    """The folder of a shipped organism's name, or `model` itself if it is an organism folder
+    (one holding the training manifest); None for any other model."""
     folder = ZOO[model].folder if model in ZOO else Path(model).expanduser()
-    return folder is not None and (folder / "iclft_organism.json").is_file()
+    return folder if folder is not None and (folder / "iclft_organism.json").is_file() else None
+
+
+def is_organism(model: str) -> bool:
+    return organism_folder(model) is not None
 
 
 def is_installed(entry: ZooModel) -> bool:

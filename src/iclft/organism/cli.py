@@ -72,23 +72,23 @@ def _pair(text: str, option: str) -> tuple[str, str]:
     return name, value
 
 
-def organism_folder(name: str) -> Path:
-    """The folder of a shipped organism's zoo name (`organism`, `organism-wide`), or `name`
-    itself if it is an organism folder; otherwise a one-line error."""
+def existing_organism_folder(name: str) -> Path:
+    """`organism_folder(name)`, or a one-line error naming what `name` should have been."""
     from iclft.errors import UserError
-    from iclft.models.zoo import ZOO, is_organism
+    from iclft.models.zoo import ZOO, organism_folder
     from iclft.organism.train import MANIFEST
 
-    if not is_organism(name):
+    folder = organism_folder(name)
+    if folder is None:
         shipped = ", ".join(m for m, entry in ZOO.items() if entry.folder is not None)
         raise UserError(f"'{name}' is not an organism folder (one with {MANIFEST}) nor a shipped organism ({shipped})")
-    return ZOO[name].folder if name in ZOO else Path(name).expanduser()
+    return folder
 
 
 def cmd_eval(args) -> None:
     from iclft.organism.evaluate import evaluate_folder, evaluate_over_seeds
 
-    args.folder = organism_folder(args.folder)
+    args.folder = existing_organism_folder(args.folder)
     sizes = {
         "n_facts": args.n_facts,
         "facts_per_context": args.facts_per_context,
