@@ -3,6 +3,7 @@ from pydantic import ValidationError
 
 from iclft.config import ExperimentConfig, config_from_dict, load_config
 from iclft.errors import UserError
+from iclft.models.zoo import DEFAULT_MODEL
 
 
 def write(tmp_path, text):
@@ -13,7 +14,7 @@ def write(tmp_path, text):
 
 def test_minimal_config_gets_defaults(tmp_path):
     config = load_config(write(tmp_path, "benchmark: {name: reversal}\ncondition: icl\n"))
-    assert config.model.name == "organism"  # the default model (README Changelog)
+    assert config.model.name == "organism-wide"  # the default model (README Changelog)
     assert config.model.dtype == "float32"
     assert config.ft.method == "lora"
 
@@ -30,7 +31,7 @@ def test_hash_ignores_name_but_not_settings():
     b = config_from_dict({"benchmark": {"name": "reversal"}, "name": "b"})
     c = config_from_dict({"benchmark": {"name": "reversal"}, "seed": 1})
     assert a.content_hash() == b.content_hash() != c.content_hash()
-    assert a.slug().startswith("a-") and c.slug().startswith("reversal-base-organism-s1-")
+    assert a.slug().startswith("a-") and c.slug().startswith("reversal-base-organism-wide-s1-")
 
 
 @pytest.mark.parametrize(
@@ -70,20 +71,21 @@ def test_config_is_frozen():
 @pytest.mark.parametrize(
     "data, digest",
     [
-        ({"benchmark": {"name": "reversal"}}, "31e1e4d7815b330a925d28650d019f5d31f270e262cbfa52860f8aff4e9d7873"),
+        ({"benchmark": {"name": "reversal"}}, "c2bf82ecf43acc2a1248451f62f57289e5c73628894f898c90e106e36e7f8097"),
         (
             {"benchmark": {"name": "reversal"}, "condition": "icl"},
-            "3fd47c35119803061aed28975e3b167e6919b9b2fa7386f529e1668ec3546b89",
+            "05639cef9bd8a204cc4f27dbaec60f3ec6fb6003d37725debcb4fd83fe514eb8",
         ),
         (
             {"benchmark": {"name": "syllogism", "seed": 1}, "condition": "ft", "ft": {"steps": 5}},
-            "924755fecc3a244f421f14110acee1ae8fcd3d55e3761c64c90bc6febb0d5c98",
+            "9fd7b21d5659c10b63b790108067bbb4a12f19f6ed4a7eac4f8965414a3a91eb",
         ),
     ],
 )
 def test_pinned_hashes(data, digest):
-    """Run directories are named by these hashes: a change recomputes every user's runs, so it
-    must be deliberate (bump HASH_SCHEMA and say so in the README's Changelog)."""
+    """Run directories are named by these hashes: a change recomputes users' runs, so it must be
+    deliberate and said in the README's Changelog (with HASH_SCHEMA bumped when every hash
+    changes). These three changed when the default model did (the model's name is hashed)."""
     assert config_from_dict(data).content_hash() == digest
 
 
@@ -91,4 +93,16 @@ def test_pinned_checkpoint_key():
     from iclft.experiment import checkpoint_key
 
     config = config_from_dict({"benchmark": {"name": "syllogism", "seed": 1}, "condition": "ft", "ft": {"steps": 5}})
-    assert checkpoint_key(config) == "syllogism-organism-lora-2c45c896d3ca2f2a"
+    assert checkpoint_key(config) == "syllogism-organism-wide-lora-a205d392a1c10e90"
+
+
+def test_a_run_of_one_default_model_is_never_taken_for_a_run_of_another():
+    # A named config's folder is "<name>-<hash>". Were the default model left out of the hash
+    # (as other defaults are), a run made when `organism` was the default would be found again
+    # as the run of today's default, `organism-wide`.
+    default = config_from_dict({"benchmark": {"name": "reversal"}, "name": "study"})
+    assert default.hashed_fields()["model"] == {"name": DEFAULT_MODEL}
+    named = config_from_dict({"benchmark": {"name": "reversal"}, "name": "study", "model": {"name": DEFAULT_MODEL}})
+    assert named.slug() == default.slug()  # naming the default explicitly is the same run
+    other = config_from_dict({"benchmark": {"name": "reversal"}, "name": "study", "model": {"name": "organism"}})
+    assert other.slug() != default.slug()

@@ -1,4 +1,5 @@
-"""The shipped organism (zoo model `organism`): loads like any model, reads facts in context.
+"""The shipped organisms (zoo models `organism` and `organism-wide`, the default): they load
+like any model and read facts in context.
 
 Scored on freshly generated benchmarks from the TEST word pool (seed 4321: no benchmark the
 organism was evaluated on while it was trained, none used to choose its recipe): the whole
@@ -85,24 +86,30 @@ def test_semantic_splits_are_reported_against_their_chance(result):
     assert result["semantic_rephrased"] >= result["semantic_chance"] + 0.1
 
 
-def test_fine_tuned_it_answers_the_trained_facts_from_its_weights(tmp_path):
-    """Goal 3: after `ft` on the reversal documents (the quickstart's budget), forward facts
-    are read from the weights; the reversed ones are not (the reversal curse: 0.44 over five
-    seeds)."""
+def reversal_splits(model: str, condition: str, runs, **augment) -> dict:
+    """Accuracy by split of `condition` on the reversal benchmark of seed 4321, at the
+    quickstart's settings for `model` (its fine-tuning budget)."""
     from iclft.config import config_from_dict
     from iclft.experiment import run_experiment
     from iclft.quickstart import model_settings
 
-    settings = model_settings("organism")
-    config = config_from_dict(
-        {"benchmark": {"name": "reversal", "seed": 4321}, "model": {"name": "organism"}, "condition": "ft",
-         "icl": settings["icl"], "ft": settings["ft"], "seed": 4321},
-        "test",
-    )  # fmt: skip
-    run_dir = run_experiment(config, tmp_path / "runs", progress=False)
+    settings = model_settings(model)
+    data = {"benchmark": {"name": "reversal", "seed": 4321}, "model": {"name": model}, "condition": condition,
+            "icl": settings["icl"], "ft": settings["ft"], "seed": 4321}  # fmt: skip
+    if augment:
+        data["augment"] = augment
+    run_dir = run_experiment(config_from_dict(data, "test"), runs, progress=False)
     splits = json.loads((run_dir / "metrics.json").read_text())["splits"]
-    assert splits["forward"]["accuracy"] >= 0.95
-    assert splits["reversal"]["accuracy"] <= 0.65
+    return {name: split["accuracy"] for name, split in splits.items()}
+
+
+def test_fine_tuned_it_answers_the_trained_facts_from_its_weights(tmp_path):
+    """Goal 3: after `ft` on the reversal documents (the quickstart's budget), forward facts
+    are read from the weights; the reversed ones are not (the reversal curse: 0.44 over five
+    seeds)."""
+    ft = reversal_splits("organism", "ft", tmp_path)
+    assert ft["forward"] >= 0.95
+    assert ft["reversal"] <= 0.65
 
 
 # The wider organism (zoo model `organism-wide`, recipe v2-wide, 4 layers x 256): goal 1 in
@@ -141,3 +148,19 @@ def test_the_wide_organism_deduces_over_every_premise_pair_at_once(wide_result):
     # it reads the pairs: right on the "No" forms too, not only where "Some ..." is valid
     assert wide_result["icl_syllogism_binding"] >= 0.4
     assert wide_result["icl_syllogism_no_forms"] >= 0.5
+
+
+def test_the_wide_organism_fine_tuned_reads_facts_from_its_weights_and_still_reads_its_context(tmp_path):
+    """Goals 3 and 5 at its budget (lr 1e-4 x 5): `ft` learns the forward facts and not their
+    reversals (0.45 on this seed); the fine-tuned organism, given every fact in context, still
+    reverses them (0.91 +/- 0.01 over reversal seeds 0-4, docs/organism.md)."""
+    ft = reversal_splits("organism-wide", "ft", tmp_path)  # ft+icl reuses its fine-tuned weights
+    assert ft["forward"] >= 0.95 and ft["reversal"] <= 0.65
+    ft_icl = reversal_splits("organism-wide", "ft+icl", tmp_path)
+    assert ft_icl["forward"] >= 0.95 and ft_icl["reversal"] >= 0.90  # the goal; 0.94 on this seed
+
+
+def test_at_the_wide_budget_fine_tuning_learns_the_true_reversals_it_is_given(tmp_path):
+    """Goal 5: `ft_aug` with the oracle's true reversals (10 phrasings each) learns them."""
+    oracle = reversal_splits("organism-wide", "ft_aug", tmp_path, method="oracle", samples=10)
+    assert oracle["reversal"] >= 0.95

@@ -1,5 +1,6 @@
 """The quickstart: its grid, its per-model settings and its report (the full command is a slow test)."""
 
+from iclft.models.zoo import DEFAULT_MODEL
 from iclft.quickstart import QUICKSTART_BENCHMARKS, QUICKSTART_CONDITIONS, quickstart_configs
 
 
@@ -11,12 +12,22 @@ def test_quickstart_grid_covers_every_benchmark_and_condition():
     assert len({c.slug() for c in configs}) == len(configs)
 
 
-def test_every_model_reads_one_context_real_models_get_lora_the_organism_full_ft():
+def test_every_model_reads_one_context_real_models_get_lora_organisms_full_ft_at_their_budget(tmp_path):
+    from iclft.models.tiny import build_tiny_model
+    from iclft.organism.train import MANIFEST
+
     real = quickstart_configs("smollm2-135m")[1]
-    organism = quickstart_configs("organism")[1]
     assert real.icl.facts_per_context is None and real.ft.method == "lora"
-    assert organism.icl.facts_per_context is None and organism.ft.method == "full"
-    assert organism.ft.learning_rate == 1e-4 and organism.ft.epochs == 10
+    budgets = {}
+    for model in ("organism-wide", "organism"):
+        config = quickstart_configs(model)[1]
+        assert config.icl.facts_per_context is None and config.ft.method == "full"
+        budgets[model] = (config.ft.learning_rate, config.ft.epochs)
+    assert budgets == {"organism-wide": (1e-4, 5), "organism": (1e-4, 10)}  # each chosen on its organism
+    own = build_tiny_model(tmp_path / "own")
+    (own / MANIFEST).write_text("{}")  # an organism folder of one's own: the default organism's budget
+    config = quickstart_configs(str(own))[1]
+    assert config.ft.method == "full" and (config.ft.learning_rate, config.ft.epochs) == budgets[DEFAULT_MODEL]
 
 
 def test_report_shows_the_quickstart_runs_only_and_lists_the_missing_ones(tmp_path, tiny_model_dir):
@@ -52,6 +63,10 @@ def test_a_table_over_seeds_gives_the_mean_and_standard_error_of_the_seeds_accur
     assert "| 100 " in row and table.endswith("mean ± standard error over 3 seeds [lowest–highest seed]")
     perfect = format_seed_table([{"ft": metrics(1.0)} for _ in range(3)])
     assert "1.00 (95% CI 0.99-1.00) [every seed]" in perfect and "± 0.00" not in perfect  # 300 items
+    close = format_seed_table([{"icl": metrics(a)} for a in (0.96, 0.97, 0.98)])  # se 0.01 / sqrt(3) = 0.0058
+    assert "0.97 ± 0.01 [0.96–0.98]" in close
+    closer = format_seed_table([{"icl": metrics(a)} for a in (0.96, 0.96, 0.97, 0.98, 0.97)])  # se 0.0037
+    assert "0.97 ± 0.004 [0.96–0.98]" in closer and "± 0.00 " not in closer
 
 
 def test_quickstart_over_two_seeds_runs_each_seeds_own_benchmarks(tmp_path):

@@ -49,8 +49,8 @@ def seed_rows(per_seed: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
 
 def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
     """A Markdown table over seeds: split | n (items per seed) | chance | per condition
-    'mean ± se [min–max]', the mean and standard error of the seeds' accuracies; where every
-    seed scored 0 or 1, the Wilson interval of all their items instead of '± 0.00'."""
+    'mean ± se [min–max]', the mean and standard error of the seeds' accuracies (the error to
+    three places under 0.005); where every seed scored 0 or 1, the Wilson interval of all their items instead of '± 0.00'."""
     conditions = list(dict.fromkeys(c for m in per_seed for c in m))
     table = split_table("n per seed", seed_rows(per_seed), conditions, lambda row, c: _seed_cell(row.get(c), row["n"]))
     return table + f"\n\nmean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
@@ -64,7 +64,9 @@ def _seed_cell(values, n: int) -> str:
     mean = sum(values) / len(values)
     if min(values) == max(values) in (0.0, 1.0):  # every seed at a bound: no spread to show
         return f"{accuracy_text(mean, 0.0, n * len(values))} [every seed]"
-    return f"{mean:.2f} ± {stderr_of_mean(values) or 0.0:.2f} [{min(values):.2f}–{max(values):.2f}]"
+    se = stderr_of_mean(values) or 0.0
+    se_text = f"{se:.2f}" if se >= 0.005 else f"{se:.3f}"  # a small spread is shown, not rounded to 0.00
+    return f"{mean:.2f} ± {se_text} [{min(values):.2f}–{max(values):.2f}]"
 
 
 def split_table(n_label: str, rows: list[dict[str, Any]], conditions: list[str], cell) -> str:

@@ -233,9 +233,12 @@ class ExperimentConfig(_Strict):
     def hashed_fields(self) -> dict[str, Any]:
         """What the content hash covers: the fields away from their defaults (so adding a field
         with a default keeps every hash), without the cosmetic name, plus HASH_SCHEMA and, for a
-        benchmark folder, the sha256 of its content (so editing the data changes the hash)."""
+        benchmark folder, the sha256 of its content (so editing the data changes the hash).
+        The model's name is always covered: the project's default model changes between
+        releases, and a run of one default must never be taken for a run of the next."""
         data = self.model_dump(mode="json", exclude_defaults=True)
         data.pop("name", None)
+        data.setdefault("model", {})["name"] = self.model.name
         for field in COMPUTE_ONLY_FT_FIELDS:
             data.get("ft", {}).pop(field, None)
         data["hash_schema"] = HASH_SCHEMA

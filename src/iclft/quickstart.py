@@ -2,9 +2,10 @@
 
 `ft_aug` fine-tunes on the training documents plus the studied model's own local
 augmentations (docs/study.md, "Augmentation"): documents rewritten by the model, in context,
-as restatements and reversals (the organism: every document; a real model: one per fact). Settings follow the model: the organism (the default) reads
-every fact in one context and is fine-tuned in full; a real model (`--model smollm2-135m`)
-reads the same context and gets LoRA.
+as restatements and reversals (an organism: every document; a real model: one per fact).
+Settings follow the model: an organism (the default is `organism-wide`) reads every fact in
+one context and is fine-tuned in full; a real model (`--model smollm2-135m`) reads the same
+context and gets LoRA.
 """
 
 from __future__ import annotations
@@ -25,30 +26,36 @@ QUICKSTART_BENCHMARKS = ("reversal", "syllogism")
 QUICKSTART_CONDITIONS = ("base", "icl", "ft", "ft_aug")
 
 
+# The fine-tuning budget chosen for each shipped organism (docs/organism.md, "Its fair ft_aug
+# study" and "A fair ft_aug study on v2"): fine-tuning on true reversals learns them (the
+# oracle) and leaves the fine-tuned organism the most of its in-context reading. An organism
+# folder of one's own gets the default organism's.
+ORGANISM_FT_BUDGETS = {
+    "organism-wide": {"learning_rate": 1e-4, "epochs": 5},
+    "organism": {"learning_rate": 1e-4, "epochs": 10},
+}
+
+
 def model_settings(model: str) -> dict:
     """icl / ft / augment settings for `model`.
 
-    Every model reads every fact in one context. The organism (1.5 M parameters) is
-    fine-tuned in full at lr 1e-4 for 10 epochs, the budget of docs/organism.md ("A fair
-    ft_aug study"): fine-tuning on true reversals learns them completely, and of such budgets
-    it leaves the fine-tuned organism the most of its in-context reading. Its `ft_aug` gets
-    the exposure the facts get: every training document is augmented and repeats are kept.
-    `organism-wide` and any organism folder get the same settings (chosen on the organism,
-    not re-chosen for them).
+    Every model reads every fact in one context. An organism is fine-tuned in full, batch 16,
+    at its own budget (ORGANISM_FT_BUDGETS); its `ft_aug` gets the exposure the facts get:
+    every training document is augmented and repeats are kept.
     A real model gets LoRA for three epochs (with one, SmolLM2 learns only ~70% of the
     forward facts, docs/augmentation.md) and one augmented document per fact.
     """
-    augment = {"method": "local", "one_per_fact": True}
     if is_organism(model):
+        budget = ORGANISM_FT_BUDGETS.get(model, ORGANISM_FT_BUDGETS[DEFAULT_MODEL])
         return {
             "icl": {"one_per_fact": True},
-            "ft": {"method": "full", "learning_rate": 1e-4, "epochs": 10, "batch_size": 16},
+            "ft": {"method": "full", **budget, "batch_size": 16},
             "augment": {"method": "local", "one_per_fact": False, "keep_duplicates": True, "max_new_tokens": 48},
         }
     return {
         "icl": {"one_per_fact": True},
         "ft": {"method": "lora", "learning_rate": 1e-3, "epochs": 3, "batch_size": 16, "lora_rank": 16},
-        "augment": augment,
+        "augment": {"method": "local", "one_per_fact": True},
     }
 
 

