@@ -206,11 +206,16 @@ def test_checkpoint_key_follows_what_changes_the_training_data(tiny_model_dir):
 
 
 def test_hash_covers_only_fields_away_from_their_defaults():
-    """config.yaml lists every field; the hash covers the non-default ones, so a new field
-    with a default keeps every existing hash."""
+    """config.yaml lists every field; the hash covers the non-default ones (and always the
+    model's name, whose default moves), so a new field with a default keeps every existing hash."""
     config = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft"})
     assert {"augment", "fticl"} <= set(config.to_dict()) and config.to_dict()["ft"]["split"] == "none"
-    assert config.hashed_fields() == {"benchmark": {"name": "reversal"}, "condition": "ft", "hash_schema": 2}
+    assert config.hashed_fields() == {
+        "benchmark": {"name": "reversal"},
+        "condition": "ft",
+        "model": {"name": config.model.name},
+        "hash_schema": 2,
+    }
     explicit = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft", "ft": {"split": "none"}})
     assert explicit.content_hash() == config.content_hash()
     aug = config_from_dict({"benchmark": {"name": "reversal"}, "condition": "ft_aug", "augment": {"method": "oracle"}})
