@@ -50,7 +50,8 @@ def seed_rows(per_seed: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
 def format_seed_table(per_seed: list[dict[str, dict[str, Any]]]) -> str:
     """A Markdown table over seeds: split | n (items per seed) | chance | per condition
     'mean ± se [min–max]', the mean and standard error of the seeds' accuracies (the error to
-    three places under 0.005); where every seed scored 0 or 1, the Wilson interval of all their items instead of '± 0.00'."""
+    three places under 0.005); where every seed scored 0 or 1, the Wilson interval of all
+    their items instead of '± 0.00'."""
     conditions = list(dict.fromkeys(c for m in per_seed for c in m))
     table = split_table("n per seed", seed_rows(per_seed), conditions, lambda row, c: _seed_cell(row.get(c), row["n"]))
     return table + f"\n\nmean ± standard error over {len(per_seed)} seeds [lowest–highest seed]"
