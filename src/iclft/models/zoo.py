@@ -52,6 +52,7 @@ def _gemma3_gguf() -> Path:
 DEFAULT_MODEL = "organism-wide"  # what `iclft quickstart` and the README's first command run
 ORGANISM_FOLDER = Path(__file__).resolve().parent.parent / "organism" / "model"
 ORGANISM_WIDE_FOLDER = ORGANISM_FOLDER.parent / "model-wide"
+ORGANISM_MANIFEST = "iclft_organism.json"  # what `iclft organism train` writes into an organism folder
 
 ZOO = {
     m.name: m
@@ -117,7 +118,7 @@ def organism_folder(model: str) -> Path | None:
     """The folder of a shipped organism's name, or `model` itself if it is an organism folder
     (one holding the training manifest); None for any other model."""
     folder = ZOO[model].folder if model in ZOO else Path(model).expanduser()
-    return folder if folder is not None and (folder / "iclft_organism.json").is_file() else None
+    return folder if folder is not None and (folder / ORGANISM_MANIFEST).is_file() else None
 
 
 def is_organism(model: str) -> bool:

@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from iclft.models.tiny import byte_level_bpe, small_llama
+from iclft.models.zoo import ORGANISM_MANIFEST as MANIFEST
 from iclft.organism.curriculum import Curriculum, CurriculumParams, Piece, curriculum_hash, tokenizer_corpus
 from iclft.schedule import lr_factor
-
-MANIFEST = "iclft_organism.json"
 
 
 @dataclass
